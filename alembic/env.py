@@ -1,0 +1,125 @@
+"""Async Alembic environment. The only model import is `app.models` (every table)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from logging.config import fileConfig
+from typing import Any
+
+import alembic_postgresql_enum  # noqa: F401  (registers enum comparison for autogenerate)
+from alembic import context
+from alembic_utils.replaceable_entity import register_entities
+from sqlalchemy import pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (fills SQLModel.metadata)
+from app.triggers import replaceable_entities
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+target_metadata = SQLModel.metadata
+register_entities(replaceable_entities())
+
+# Serialises concurrent `alembic upgrade` runs (two replicas starting at once).
+MIGRATION_LOCK_KEY = 0x46425356  # "FBSV"
+
+
+def database_url() -> str:
+    url = config.attributes.get("url") or os.environ.get("DATABASE_URL")
+    if url:
+        return str(url)
+    from app import embedded_postgres
+    from app.config import get_settings
+
+    return embedded_postgres.start(get_settings().feedback_data_dir)
+
+
+def process_revision_directives(ctx: Any, revision: Any, directives: list[Any]) -> None:
+    """Write no file when autogenerate finds nothing to do."""
+    cmd_opts = getattr(config, "cmd_opts", None)
+    if cmd_opts is not None and getattr(cmd_opts, "autogenerate", False):
+        script = directives[0]
+        if script.upgrade_ops.is_empty():
+            directives[:] = []
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    # Tables made by tests (the schema lint's throwaway tables) are never ours to drop.
+    return not (
+        type_ == "table" and reflected and compare_to is None and name and name.startswith("lint_")
+    )
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        compare_type=True,
+        include_object=include_object,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        compare_server_default=False,
+        include_object=include_object,
+        process_revision_directives=process_revision_directives,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
+async def run_async_migrations(engine: AsyncEngine, *, dispose: bool) -> None:
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+            await connection.commit()
+    finally:
+        if dispose:
+            await engine.dispose()
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` to completion, in a thread of its own if this one already runs a loop
+    (pytest-alembic calls env.py from inside its own event loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if isinstance(connectable, Connection):
+        do_run_migrations(connectable)
+    elif isinstance(connectable, AsyncEngine):
+        _run(run_async_migrations(connectable, dispose=False))
+    else:
+        engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+        _run(run_async_migrations(engine, dispose=True))
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""feedback-service: feedback on AI answers, one PostgreSQL schema built by Alembic."""

@@ -1,0 +1,152 @@
+"""API keys in the database: create, list, revoke, and authenticate a presented key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import keys
+from app.auth.models import ApiKey, Scope
+from app.errors import NotFound, UnprocessableEntity
+from app.experts.models import ExpertProfile
+
+
+class UnknownApiKey(NotFound):
+    """No key with that id."""
+
+
+class UnknownExpert(NotFound):
+    """No expert profile with that id."""
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What authentication needs of a key, cacheable in process."""
+
+    id: uuid.UUID
+    public_id: str
+    secret_hash: str
+    scope: Scope
+    expert_id: uuid.UUID | None
+    user_id: int | None
+    revoked: bool
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    name: str | None = None,
+    expert_id: uuid.UUID | None = None,
+    user_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Store a new key; returns the row and the full secret token (shown once, never stored)."""
+    if scope is Scope.expert and expert_id is None:
+        raise UnprocessableEntity("An expert key needs an expert_id.", field=["expert_id"])
+    if scope is not Scope.expert and expert_id is not None:
+        raise UnprocessableEntity("Only expert keys are bound to an expert.", field=["expert_id"])
+    if expert_id is not None and await session.get(ExpertProfile, expert_id) is None:
+        raise UnknownExpert(f"No expert profile {expert_id}.")
+    if user_id is not None:
+        from app.users.service import register_user
+
+        await register_user(session, user_id)
+    new = keys.generate()
+    row = ApiKey(
+        public_id=new.public_id,
+        secret_hash=keys.hash_secret(new.secret),
+        name=name,
+        scope=scope,
+        expert_id=expert_id,
+        user_id=user_id,
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row, new.token
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    """Every key, newest first (hashes are never shown by callers)."""
+    result = await session.scalars(sa.select(ApiKey).order_by(ApiKey.created_at.desc()))  # type: ignore[union-attr]
+    return list(result.all())
+
+
+async def revoke_key(session: AsyncSession, key_id: uuid.UUID | str) -> ApiKey:
+    """Mark a key revoked (by id or public id); idempotent."""
+    condition = (
+        ApiKey.public_id == key_id  # type: ignore[arg-type]
+        if isinstance(key_id, str) and not _is_uuid(key_id)
+        else ApiKey.id == uuid.UUID(str(key_id))  # type: ignore[arg-type]
+    )
+    row = await session.scalar(sa.select(ApiKey).where(condition))
+    if row is None:
+        raise UnknownApiKey(f"No API key {key_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.UTC)
+        await session.flush()
+    return row
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class KeyCache:
+    """Per-process cache of key lookups, bounded in age so a revocation reaches every
+    replica within `ttl_seconds`."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    def get(self, public_id: str) -> tuple[bool, KeyRecord | None]:
+        hit = self._entries.get(public_id)
+        if hit is None or time.monotonic() - hit[0] > self.ttl_seconds:
+            return False, None
+        return True, hit[1]
+
+    def put(self, public_id: str, record: KeyRecord | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[public_id] = (time.monotonic(), record)
+
+
+async def find_key(session: AsyncSession, public_id: str) -> KeyRecord | None:
+    """Load what authentication needs of one key."""
+    row = await session.scalar(sa.select(ApiKey).where(ApiKey.public_id == public_id))  # type: ignore[arg-type]
+    if row is None or row.id is None:
+        return None
+    return KeyRecord(
+        id=row.id,
+        public_id=row.public_id,
+        secret_hash=row.secret_hash,
+        scope=row.scope,
+        expert_id=row.expert_id,
+        user_id=row.user_id,
+        revoked=row.revoked_at is not None,
+    )
+
+
+async def touch_last_used(session: AsyncSession, key_id: uuid.UUID) -> None:
+    """Record use, at most once a minute per key (the WHERE keeps writes rare)."""
+    await session.execute(
+        sa.update(ApiKey)
+        .where(
+            ApiKey.id == key_id,  # type: ignore[arg-type]
+            sa.or_(
+                ApiKey.last_used_at.is_(None),  # type: ignore[union-attr]
+                ApiKey.last_used_at < sa.func.now() - sa.text("interval '1 minute'"),  # type: ignore[operator]
+            ),
+        )
+        .values(last_used_at=sa.func.now())
+    )

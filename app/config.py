@@ -1,0 +1,68 @@
+"""Settings, read once from the environment (and a `.env` file if present)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in FEEDBACK_DATA_DIR.",
+    )
+    feedback_data_dir: Path = Field(
+        default=Path(".data"),
+        description="Where the embedded PostgreSQL and generated secrets live.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool | None = Field(
+        default=None, description="JSON logs; default: JSON unless stdout is a terminal."
+    )
+    db_pool_size: int = Field(default=15, ge=1, le=200)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_cache_size: int = Field(
+        default=100,
+        ge=0,
+        description="asyncpg prepared statement cache; set 0 behind PgBouncer in transaction mode.",
+    )
+    retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After on 503.")
+
+    feedback_token_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret for feedback tokens. Embedded default: generated in the data dir.",
+    )
+    feedback_token_default_ttl_seconds: int = Field(default=3600, ge=1, le=86400)
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute per key or token target (0 = off)."
+    )
+    cors_allow_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the browser-facing routes."
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a key lookup is cached per process."
+    )
+
+    expert_auto_approval_threshold: float = Field(default=0.9, ge=0, le=1)
+    cache_flag_min_ratings: int = Field(default=5, ge=1)
+    cache_flag_good_share_upper_bound: float = Field(default=0.5, gt=0, lt=1)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external database is configured and we run our own."""
+        return self.database_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings` instead."""
+    return Settings()

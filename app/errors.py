@@ -1,0 +1,232 @@
+"""Errors that carry their HTTP meaning, and the handlers that render every error as
+`application/problem+json` (RFC 9457). Nothing here ever echoes an exception's text for
+unexpected errors: database exceptions can hold SQL and parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import sqlalchemy.exc as sa_exc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.status import HTTP_503_SERVICE_UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """Base of every error a client may see; subclasses set `status` and `title`."""
+
+    status: int = 500
+    title: str = "Internal Server Error"
+    slug: str = "internal"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if headers is not None:
+            self.headers = headers
+
+    def extra(self) -> dict[str, Any]:
+        """Extension members added to the problem document."""
+        return {}
+
+
+class BadRequest(AppError):
+    status, title, slug = 400, "Bad Request", "bad-request"
+
+
+class Unauthorized(AppError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(AppError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(AppError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(AppError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, title, slug = 413, "Content Too Large", "payload-too-large"
+
+
+class UnprocessableEntity(AppError):
+    """A body that parsed but breaks a rule the schema cannot express."""
+
+    status, title, slug = 422, "Unprocessable Content", "validation-error"
+
+    def __init__(self, detail: str, *, field: Sequence[str | int] | None = None):
+        super().__init__(detail)
+        self.field = list(field) if field else None
+
+    def extra(self) -> dict[str, Any]:
+        if self.field is None:
+            return {}
+        return {"errors": [_error_entry(["body", *self.field], self.detail, "value_error")]}
+
+
+class TooManyRequests(AppError):
+    status, title, slug = 429, "Too Many Requests", "rate-limited"
+
+
+class ServiceUnavailable(AppError):
+    status, title, slug = 503, "Service Unavailable", "unavailable"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """One problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_path(loc: Sequence[str | int]) -> str:
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
+    return ".".join(str(p) for p in parts) if parts else str(loc[0] if loc else "")
+
+
+def _error_entry(loc: Sequence[str | int], message: str, kind: str) -> dict[str, Any]:
+    return {"loc": list(loc), "field": _field_path(loc), "message": message, "type": kind}
+
+
+# SQLSTATE classes that mean "the database is not there right now", not "bad input":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention.
+_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|53|57)")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) means the database cannot be reached."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            OSError
+            | TimeoutError
+            | sa_exc.TimeoutError
+            | sa_exc.DisconnectionError
+            | sa_exc.OperationalError
+            | sa_exc.InterfaceError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError,
+        ):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and _UNAVAILABLE_SQLSTATE.match(sqlstate):
+            return True
+        nxt = getattr(current, "orig", None)
+        current = (
+            nxt if isinstance(nxt, BaseException) else (current.__cause__ or current.__context__)
+        )
+    return False
+
+
+def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
+    """Route every exception type to one problem+json rendering."""
+
+    def unavailable() -> JSONResponse:
+        return problem(
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "The database is unavailable; retry later.",
+            slug="database-unavailable",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+    async def app_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return problem(
+            exc.status, exc.title, exc.detail, slug=exc.slug, headers=exc.headers, **exc.extra()
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            _error_entry(e.get("loc", ()), str(e.get("msg", "invalid")), str(e.get("type", "")))
+            for e in exc.errors()
+        ]
+        fields = ", ".join(sorted({e["field"] for e in errors})) or "request"
+        return problem(
+            422,
+            "Unprocessable Content",
+            f"Invalid request: {fields}",
+            slug="validation-error",
+            errors=errors,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, detail)
+        return problem(exc.status_code, title, detail, headers=exc.headers)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return unavailable()
+        if isinstance(exc, sa_exc.IntegrityError):
+            return problem(
+                409, "Conflict", "The request conflicts with stored data.", slug="conflict"
+            )
+        if isinstance(exc, sa_exc.DataError):
+            return problem(
+                422,
+                "Unprocessable Content",
+                "A value was rejected by the database.",
+                slug="validation-error",
+            )
+        log.error("unexpected database error", exc_info=exc)
+        return problem(
+            500, "Internal Server Error", "An unexpected error occurred.", slug="internal"
+        )
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return unavailable()
+        log.error("unhandled error", exc_info=exc)
+        return problem(
+            500, "Internal Server Error", "An unexpected error occurred.", slug="internal"
+        )
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, database_error)
+    app.add_exception_handler(OSError, unexpected_error)
+    app.add_exception_handler(asyncpg.PostgresError, unexpected_error)
+    app.add_exception_handler(asyncpg.InterfaceError, unexpected_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,126 @@
+"""Idempotency-Key: the first response to (caller, key) is stored in the same transaction
+as the write it acknowledges, so a replay returns exactly what was sent and creates nothing.
+
+Concurrency: the claim is an `INSERT ... ON CONFLICT DO NOTHING` on a unique index, so a
+second request with the same key waits for the first transaction; it then finds the stored
+response (replay) or, if the first rolled back, claims the key itself. Never two writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, UnprocessableEntity
+from app.idempotency.models import IdempotencyKey
+
+RETENTION = dt.timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyReused(Conflict):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: str | None
+
+
+@dataclass
+class Claim:
+    id: object
+    replay: StoredResponse | None = None
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same": method, path and the exact body."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def caller_of(authorization: str | None) -> str:
+    """Keys are scoped to the credential that sent them (never stored in clear)."""
+    return hashlib.sha256((authorization or "").encode()).hexdigest()
+
+
+async def claim(session: AsyncSession, *, caller: str, key: str, request_fingerprint: str) -> Claim:
+    """Claim `key` for this request, or return the stored response to replay."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise UnprocessableEntity(
+            f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters.", field=["Idempotency-Key"]
+        )
+    now = dt.datetime.now(dt.UTC)
+    # An expired key is forgotten: its row is replaced by this request's claim.
+    await session.execute(
+        sa.delete(IdempotencyKey).where(
+            IdempotencyKey.caller == caller,  # type: ignore[arg-type]
+            IdempotencyKey.key == key,  # type: ignore[arg-type]
+            IdempotencyKey.expires_at < now,  # type: ignore[arg-type]
+        )
+    )
+    inserted = await session.scalar(
+        insert(IdempotencyKey)
+        .values(
+            caller=caller,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            status_code=0,
+            expires_at=now + RETENTION,
+        )
+        .on_conflict_do_nothing(index_elements=["caller", "key"])
+        .returning(IdempotencyKey.id)  # type: ignore[arg-type]
+    )
+    if inserted is not None:
+        return Claim(id=inserted)
+    stored = (
+        await session.execute(
+            sa.select(IdempotencyKey).where(
+                IdempotencyKey.caller == caller,  # type: ignore[arg-type]
+                IdempotencyKey.key == key,  # type: ignore[arg-type]
+            )
+        )
+    ).scalar_one()
+    if stored.request_fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request."
+        )
+    return Claim(id=stored.id, replay=StoredResponse(stored.status_code, stored.response_body))
+
+
+async def record(session: AsyncSession, claim_id: object, *, status_code: int, body: str) -> None:
+    """Store the response to replay, in the transaction of the write it acknowledges."""
+    await session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim_id)  # type: ignore[arg-type]
+        .values(status_code=status_code, response_body=body)
+    )
+
+
+async def purge_expired(session: AsyncSession, *, batch_size: int = 5000) -> int:
+    """Delete expired keys in small batches (short locks); returns how many went."""
+    total = 0
+    while True:
+        ids = (
+            sa.select(IdempotencyKey.id)
+            .where(IdempotencyKey.expires_at < sa.func.now())  # type: ignore[arg-type]
+            .limit(batch_size)
+            .scalar_subquery()
+        )
+        result = await session.execute(
+            sa.delete(IdempotencyKey).where(IdempotencyKey.id.in_(ids))  # type: ignore[union-attr]
+        )
+        await session.commit()
+        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        total += deleted
+        if deleted < batch_size:
+            return total

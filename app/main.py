@@ -1,0 +1,78 @@
+"""The application factory: lifespan, middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import embedded_postgres
+from app.api import api_router
+from app.auth.dependencies import AuthState, RateLimiter
+from app.auth.service import KeyCache
+from app.auth.tokens import TokenSigner, load_secret
+from app.config import Settings, get_settings
+from app.db import create_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.health import router as health_router
+from app.middleware import BodySizeLimit
+
+log = logging.getLogger(__name__)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started or reused on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_postgres.start(settings.feedback_data_dir)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; nothing touches the network or disk until the lifespan starts."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = resolve_database_url(settings)
+        engine = create_engine(settings, url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.auth = AuthState(
+            signer=TokenSigner(load_secret(settings)),
+            key_cache=KeyCache(settings.api_key_cache_seconds),
+            limiter=RateLimiter(settings.rate_limit_per_minute),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if settings.embedded:
+                # uvicorn re-raises SIGTERM after shutdown, so atexit would never run.
+                embedded_postgres.stop(settings.feedback_data_dir)
+
+    app = FastAPI(
+        title="feedback-service",
+        version="0.1.0",
+        summary="Collects and analyses feedback on AI answers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            max_age=600,
+        )
+    app.include_router(health_router)
+    app.include_router(api_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,41 @@
+"""Every table of every domain, imported once: the registry alembic/env.py and tests use."""
+
+from app.auth.models import ApiKey, Scope
+from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
+from app.experts.models import (
+    ApprovalStatus,
+    ExpertCredentialType,
+    ExpertFaqCandidate,
+    ExpertFeedback,
+    ExpertProfile,
+    FeedbackType,
+    ItalianFeedbackCategory,
+)
+from app.idempotency.models import IdempotencyKey
+from app.routing.models import RoutingConfidence, RoutingFeedback, RoutingMetric, RoutingStrategy
+from app.users.models import User
+from app.votes.models import Vote, VoteDirection
+
+__all__ = [
+    "ApiKey",
+    "ApprovalStatus",
+    "CacheEntry",
+    "CacheEntryStatus",
+    "CacheFeedback",
+    "CacheHitDay",
+    "ExpertCredentialType",
+    "ExpertFaqCandidate",
+    "ExpertFeedback",
+    "ExpertProfile",
+    "FeedbackType",
+    "IdempotencyKey",
+    "ItalianFeedbackCategory",
+    "RoutingConfidence",
+    "RoutingFeedback",
+    "RoutingMetric",
+    "RoutingStrategy",
+    "Scope",
+    "User",
+    "Vote",
+    "VoteDirection",
+]

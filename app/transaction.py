@@ -1,0 +1,77 @@
+"""The route class every `/api/v1` router uses: one session per request, committed after
+the endpoint returns and before the response is sent, with Idempotency-Key handled in
+that same transaction. Services only flush; nothing is acknowledged uncommitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.idempotency import service as idempotency
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def request_session(request: Request) -> AsyncSession:
+    """The request's session, opened lazily (no connection until first use)."""
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        session = sessionmaker()
+        request.state.db_session = session
+    return session
+
+
+class TransactionalRoute(APIRoute):
+    """Commit before responding; replay or refuse a reused Idempotency-Key."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def transactional_handler(request: Request) -> Response:
+            session = request_session(request)
+            try:
+                claim = None
+                key = request.headers.get(IDEMPOTENCY_HEADER)
+                if key is not None and request.method == "POST":
+                    claim = await idempotency.claim(
+                        session,
+                        caller=idempotency.caller_of(request.headers.get("authorization")),
+                        key=key,
+                        request_fingerprint=idempotency.fingerprint(
+                            request.method, request.url.path, await request.body()
+                        ),
+                    )
+                    if claim.replay is not None:
+                        await session.rollback()
+                        return Response(
+                            content=claim.replay.body,
+                            status_code=claim.replay.status_code,
+                            media_type="application/json",
+                            headers={"Idempotent-Replayed": "true"},
+                        )
+                response = await handler(request)
+                if claim is not None and 200 <= response.status_code < 300:
+                    await idempotency.record(
+                        session,
+                        claim.id,
+                        status_code=response.status_code,
+                        body=bytes(response.body).decode(),
+                    )
+                if response.status_code < 400:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                return response
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
+                request.state.db_session = None
+
+        return transactional_handler

@@ -1,0 +1,55 @@
+"""Database functions and triggers, as alembic_utils entities so autogenerate sees them.
+
+Every table with an `updated_at` column gets the shared `set_updated_at` trigger; the
+list is derived from the metadata, so a new table cannot forget it (alembic check would
+report the missing trigger).
+"""
+
+from __future__ import annotations
+
+from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_trigger import PGTrigger
+from alembic_utils.replaceable_entity import ReplaceableEntity
+from sqlmodel import SQLModel
+
+# clock_timestamp(), not now(): an update later in the same transaction as the insert
+# must still move updated_at.
+set_updated_at = PGFunction(
+    schema="public",
+    signature="set_updated_at()",
+    definition="""
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    NEW.updated_at := clock_timestamp();
+    RETURN NEW;
+END;
+$function$
+""",
+)
+
+
+def updated_at_trigger(table: str) -> PGTrigger:
+    """`BEFORE UPDATE` trigger that keeps `table.updated_at` current."""
+    return PGTrigger(
+        schema="public",
+        signature=f"trg_{table}_updated_at",
+        on_entity=f"public.{table}",
+        is_constraint=False,
+        definition=(
+            f"BEFORE UPDATE ON public.{table} FOR EACH ROW EXECUTE FUNCTION public.set_updated_at()"
+        ),
+    )
+
+
+def tables_with_updated_at() -> list[str]:
+    """Names of the metadata's tables that have an `updated_at` column."""
+    return sorted(t.name for t in SQLModel.metadata.sorted_tables if "updated_at" in t.columns)
+
+
+def replaceable_entities() -> list[ReplaceableEntity]:
+    """What env.py registers with alembic_utils."""
+    import app.models  # noqa: F401  (the trigger list depends on every table being loaded)
+
+    return [set_updated_at, *(updated_at_trigger(t) for t in tables_with_updated_at())]

@@ -1,0 +1,219 @@
+"""Test fixtures: a real PostgreSQL (embedded unless TEST_DATABASE_URL is set), a fresh
+database per run whose schema comes only from `alembic upgrade head`, and per-test
+isolation by an outer transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app import embedded_postgres, migrate
+from app.auth import service as auth_service
+from app.auth.models import Scope
+from app.config import Settings
+from app.db import create_engine
+from app.main import create_app
+
+TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "test"
+TOKEN_SECRET = "test-feedback-token-secret"
+
+
+def _server_url() -> str:
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        return external.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return embedded_postgres.start(TEST_DATA_DIR)
+
+
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class DatabaseFactory:
+    """Creates throwaway databases on the test server (dropped at the end of the run)."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.created: list[str] = []
+        self.template: str | None = None
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(_with_database(self.server_url, "postgres")))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def empty(self) -> str:
+        """A new, empty database; returns its URL."""
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        await self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return _with_database(self.server_url, name)
+
+    async def migrated(self) -> str:
+        """A new database at the Alembic head (copied from a template migrated once)."""
+        if self.template is None:
+            url = await self.empty()
+            await migrate.upgrade_to_head_async(url)
+            self.template = make_url(url).database
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return _with_database(self.server_url, name)
+
+    async def drop_all(self) -> None:
+        for name in reversed(self.created):
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    url = _server_url()
+    yield url
+    if not os.environ.get("TEST_DATABASE_URL"):
+        embedded_postgres.stop(TEST_DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+async def databases(server_url: str) -> AsyncIterator[DatabaseFactory]:
+    factory = DatabaseFactory(server_url)
+    yield factory
+    await factory.drop_all()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for an app under test (never read from the environment)."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "feedback_token_secret": TOKEN_SECRET,
+        "rate_limit_per_minute": 0,
+        "feedback_data_dir": TEST_DATA_DIR,
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+async def database_url(databases: DatabaseFactory) -> str:
+    """The run's main database, migrated to head by Alembic only."""
+    return await databases.migrated()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(make_settings(database_url), database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str):
+    application = create_app(make_settings(database_url))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection in an outer transaction, rolled back after the test."""
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if outer.is_active:
+                await outer.rollback()
+
+
+@pytest.fixture
+async def db(connection: AsyncConnection, app) -> AsyncIterator[AsyncSession]:
+    """A session inside the test's transaction; the app's sessions join it with savepoints."""
+    maker = async_sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    original = app.state.sessionmaker
+    app.state.sessionmaker = maker
+    async with maker() as session:
+        try:
+            yield session
+        finally:
+            app.state.sessionmaker = original
+
+
+@pytest.fixture
+async def client(app, db: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+KeyMaker = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_key(db: AsyncSession) -> KeyMaker:
+    """Create an API key inside the test transaction; returns the bearer secret."""
+
+    async def make(scope: Scope | str, **kwargs: object) -> str:
+        _, token = await auth_service.create_key(db, scope=Scope(scope), **kwargs)  # type: ignore[arg-type]
+        await db.commit()
+        return token
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def admin_headers(make_key: KeyMaker) -> dict[str, str]:
+    return bearer(await make_key(Scope.admin, name="test admin"))
+
+
+@pytest.fixture
+async def ingest_headers(make_key: KeyMaker) -> dict[str, str]:
+    return bearer(await make_key(Scope.ingest, name="test ingest"))
+
+
+@pytest.fixture
+async def committed_app(databases: DatabaseFactory):
+    """An app on its own freshly migrated database, with real commits (no outer transaction).
+    For concurrency, idempotency races and anything that must see committed rows."""
+    url = await databases.migrated()
+    application = create_app(make_settings(url))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+# pytest-alembic: its built-in tests (single head, upgrade, model/DDL match, up/down
+# consistency) run on a fresh empty database each.
+@pytest.fixture
+def alembic_config():
+    config = migrate.alembic_config()
+    config.attributes["configure_logging"] = False
+    return config
+
+
+@pytest.fixture
+async def alembic_engine(databases: DatabaseFactory) -> AsyncIterator[AsyncEngine]:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(await databases.empty(), poolclass=NullPool)
+    yield engine
+    await engine.dispose()

@@ -1,0 +1,101 @@
+"""Liveness, readiness and the problem+json rendering of framework errors."""
+
+import httpx
+
+from app.main import create_app
+from tests.conftest import make_settings
+
+
+async def test_healthz_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_head_revision(client: httpx.AsyncClient) -> None:
+    from app import migrate
+
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["revision"] == sorted(migrate.head_revisions())
+
+
+async def test_readyz_503_when_schema_behind(databases) -> None:
+    url = await databases.empty()  # never migrated
+    app = create_app(make_settings(url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "alembic upgrade head" in response.json()["detail"]
+    assert response.headers["retry-after"]
+
+
+async def test_database_down_gives_503_with_retry_after(tmp_path) -> None:
+    # A socket directory with no server behind it: asyncpg raises a bare OSError.
+    url = f"postgresql+asyncpg://postgres@/postgres?host={tmp_path}"
+    app = create_app(make_settings(url, db_pool_timeout_seconds=1))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            ready = await http.get("/readyz")
+            api = await http.get(
+                "/api/v1/feedback-tokens", headers={"Authorization": "Bearer fbk_abc_def"}
+            )
+            write = await http.post(
+                "/api/v1/feedback-tokens",
+                headers={"Authorization": "Bearer fbk_abc_def"},
+                json={"conversation_id": "c1"},
+            )
+    assert ready.status_code == 503
+    assert write.status_code == 503, write.text
+    assert write.headers["retry-after"]
+    assert write.headers["content-type"] == "application/problem+json"
+    assert "Traceback" not in write.text and "SELECT" not in write.text
+    assert api.status_code == 405
+
+
+async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 404 and body["title"] == "Not Found"
+    assert {"type", "title", "status", "detail"} <= body.keys()
+
+
+async def test_wrong_method_is_problem_json(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/healthz")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_validation_error_names_the_field(client, ingest_headers) -> None:
+    response = await client.post(
+        "/api/v1/feedback-tokens", headers=ingest_headers, json={"conversation_id": ""}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in body["errors"]] == ["conversation_id"]
+
+
+async def test_nul_byte_is_refused_with_422(client, ingest_headers) -> None:
+    response = await client.post(
+        "/api/v1/feedback-tokens", headers=ingest_headers, json={"conversation_id": "a\u0000b"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "conversation_id"
+
+
+async def test_body_over_one_mib_is_413(client, ingest_headers) -> None:
+    big = "x" * (1024 * 1024 + 1)
+    response = await client.post(
+        "/api/v1/feedback-tokens",
+        headers={**ingest_headers, "content-type": "application/json"},
+        content=big,
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,97 @@
+"""Query parameters shared by list and analytics routes: keyset pagination and time windows."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import enum
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+from app.errors import UnprocessableEntity
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass `next_cursor` back as `?cursor=` for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = Field(default=None, description="Null on the last page.")
+
+
+class Pagination(BaseModel):
+    limit: int
+    cursor: list[Any] | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """An opaque cursor holding the sort key of the last row returned."""
+    raw = json.dumps(values, default=str, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+    if not isinstance(values, list):
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"])
+    return values
+
+
+def pagination(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> Pagination:
+    return Pagination(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
+
+
+PaginationDep = Annotated[Pagination, Depends(pagination)]
+
+
+class Bucket(enum.StrEnum):
+    hour = "hour"
+    day = "day"
+    week = "week"
+
+
+class TimeWindow(BaseModel):
+    """`[start, end)` in UTC; either side may be open."""
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+
+def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise UnprocessableEntity(f"`{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
+                                  field=[name])
+    return value.astimezone(dt.UTC)
+
+
+def time_window(
+    from_: Annotated[
+        dt.datetime | None, Query(alias="from", description="Start (inclusive), ISO-8601.")
+    ] = None,
+    to: Annotated[dt.datetime | None, Query(description="End (exclusive), ISO-8601.")] = None,
+) -> TimeWindow:
+    start, end = _utc(from_, "from"), _utc(to, "to")
+    if start is not None and end is not None and end <= start:
+        raise UnprocessableEntity("`to` must be after `from`.", field=["to"])
+    return TimeWindow(start=start, end=end)
+
+
+TimeWindowDep = Annotated[TimeWindow, Depends(time_window)]

@@ -15,7 +15,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in FEEDBACK_DATA_DIR.",
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL runs in FEEDBACK_DATA_DIR.",
     )
     feedback_data_dir: Path = Field(
         default=Path(".data"),

@@ -65,7 +65,7 @@ def user_fk(*, nullable: bool = True, ondelete: str = "SET NULL") -> Any:
         default=None,
         sa_type=sa.BigInteger,
         foreign_key="users.id",
-        ondelete=ondelete,  # type: ignore[arg-type]
+        ondelete=ondelete,  # type: ignore[call-overload]
         nullable=nullable,
     )
 

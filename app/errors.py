@@ -191,7 +191,7 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, detail)
-        return problem(exc.status_code, title, detail, headers=exc.headers)
+        return problem(exc.status_code, title, detail, headers=dict(exc.headers or {}))
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):

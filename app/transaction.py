@@ -5,7 +5,8 @@ that same transaction. Services only flush; nothing is acknowledged uncommitted.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -29,7 +30,7 @@ def request_session(request: Request) -> AsyncSession:
 class TransactionalRoute(APIRoute):
     """Commit before responding; replay or refuse a reused Idempotency-Key."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def transactional_handler(request: Request) -> Response:

@@ -53,7 +53,8 @@ async def test_database_down_gives_503_with_retry_after(tmp_path) -> None:
     assert write.status_code == 503, write.text
     assert write.headers["retry-after"]
     assert write.headers["content-type"] == "application/problem+json"
-    assert "Traceback" not in write.text and "SELECT" not in write.text
+    assert "Traceback" not in write.text
+    assert "SELECT" not in write.text
     assert api.status_code == 405
 
 
@@ -62,7 +63,8 @@ async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == 404 and body["title"] == "Not Found"
+    assert body["status"] == 404
+    assert body["title"] == "Not Found"
     assert {"type", "title", "status", "detail"} <= body.keys()
 
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="attr-defined"
 """users table and the shared updated_at trigger function
 
 Revision ID: 0001

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="attr-defined"
 """unified schema: routing, cache, experts, votes, api keys, idempotency
 
 Revision ID: 0002

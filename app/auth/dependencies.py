@@ -229,9 +229,8 @@ def require(
             if bound is None:
                 raise Forbidden("Feedback tokens cannot be used here.")
         elif principal.scope not in allowed:
-            raise Forbidden(
-                f"This route needs a key with scope {' or '.join(sorted(s.value for s in allowed))}."
-            )
+            needed = " or ".join(sorted(s.value for s in allowed))
+            raise Forbidden(f"This route needs a key with scope {needed}.")
         _auth_state(request).limiter.check(principal.rate_identity)
         return principal
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import keys
 from app.auth.models import ApiKey, Scope
@@ -73,16 +74,16 @@ async def create_key(
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
     """Every key, newest first (hashes are never shown by callers)."""
-    result = await session.scalars(sa.select(ApiKey).order_by(ApiKey.created_at.desc()))  # type: ignore[union-attr]
+    result = await session.scalars(sa.select(ApiKey).order_by(col(ApiKey.created_at).desc()))
     return list(result.all())
 
 
 async def revoke_key(session: AsyncSession, key_id: uuid.UUID | str) -> ApiKey:
     """Mark a key revoked (by id or public id); idempotent."""
     condition = (
-        ApiKey.public_id == key_id  # type: ignore[arg-type]
+        col(ApiKey.public_id) == key_id
         if isinstance(key_id, str) and not _is_uuid(key_id)
-        else ApiKey.id == uuid.UUID(str(key_id))  # type: ignore[arg-type]
+        else col(ApiKey.id) == uuid.UUID(str(key_id))
     )
     row = await session.scalar(sa.select(ApiKey).where(condition))
     if row is None:
@@ -123,7 +124,7 @@ class KeyCache:
 
 async def find_key(session: AsyncSession, public_id: str) -> KeyRecord | None:
     """Load what authentication needs of one key."""
-    row = await session.scalar(sa.select(ApiKey).where(ApiKey.public_id == public_id))  # type: ignore[arg-type]
+    row = await session.scalar(sa.select(ApiKey).where(col(ApiKey.public_id) == public_id))
     if row is None or row.id is None:
         return None
     return KeyRecord(
@@ -142,10 +143,10 @@ async def touch_last_used(session: AsyncSession, key_id: uuid.UUID) -> None:
     await session.execute(
         sa.update(ApiKey)
         .where(
-            ApiKey.id == key_id,  # type: ignore[arg-type]
+            col(ApiKey.id) == key_id,
             sa.or_(
-                ApiKey.last_used_at.is_(None),  # type: ignore[union-attr]
-                ApiKey.last_used_at < sa.func.now() - sa.text("interval '1 minute'"),  # type: ignore[operator]
+                col(ApiKey.last_used_at).is_(None),
+                col(ApiKey.last_used_at) < sa.func.now() - sa.text("interval '1 minute'"),
             ),
         )
         .values(last_used_at=sa.func.now())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import Conflict, UnprocessableEntity
 from app.idempotency.models import IdempotencyKey
@@ -63,9 +64,9 @@ async def claim(session: AsyncSession, *, caller: str, key: str, request_fingerp
     # An expired key is forgotten: its row is replaced by this request's claim.
     await session.execute(
         sa.delete(IdempotencyKey).where(
-            IdempotencyKey.caller == caller,  # type: ignore[arg-type]
-            IdempotencyKey.key == key,  # type: ignore[arg-type]
-            IdempotencyKey.expires_at < now,  # type: ignore[arg-type]
+            col(IdempotencyKey.caller) == caller,
+            col(IdempotencyKey.key) == key,
+            col(IdempotencyKey.expires_at) < now,
         )
     )
     inserted = await session.scalar(
@@ -78,15 +79,15 @@ async def claim(session: AsyncSession, *, caller: str, key: str, request_fingerp
             expires_at=now + RETENTION,
         )
         .on_conflict_do_nothing(index_elements=["caller", "key"])
-        .returning(IdempotencyKey.id)  # type: ignore[arg-type]
+        .returning(col(IdempotencyKey.id))
     )
     if inserted is not None:
         return Claim(id=inserted)
     stored = (
         await session.execute(
             sa.select(IdempotencyKey).where(
-                IdempotencyKey.caller == caller,  # type: ignore[arg-type]
-                IdempotencyKey.key == key,  # type: ignore[arg-type]
+                col(IdempotencyKey.caller) == caller,
+                col(IdempotencyKey.key) == key,
             )
         )
     ).scalar_one()
@@ -101,7 +102,7 @@ async def record(session: AsyncSession, claim_id: object, *, status_code: int, b
     """Store the response to replay, in the transaction of the write it acknowledges."""
     await session.execute(
         sa.update(IdempotencyKey)
-        .where(IdempotencyKey.id == claim_id)  # type: ignore[arg-type]
+        .where(col(IdempotencyKey.id) == claim_id)
         .values(status_code=status_code, response_body=body)
     )
 
@@ -111,13 +112,13 @@ async def purge_expired(session: AsyncSession, *, batch_size: int = 5000) -> int
     total = 0
     while True:
         ids = (
-            sa.select(IdempotencyKey.id)
-            .where(IdempotencyKey.expires_at < sa.func.now())  # type: ignore[arg-type]
+            sa.select(col(IdempotencyKey.id))
+            .where(col(IdempotencyKey.expires_at) < sa.func.now())
             .limit(batch_size)
             .scalar_subquery()
         )
         result = await session.execute(
-            sa.delete(IdempotencyKey).where(IdempotencyKey.id.in_(ids))  # type: ignore[union-attr]
+            sa.delete(IdempotencyKey).where(col(IdempotencyKey.id).in_(ids))
         )
         await session.commit()
         deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]

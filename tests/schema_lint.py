@@ -155,7 +155,8 @@ def metadata_enums() -> dict[str, list[str]]:
                 col_type = col_type.item_type
             if isinstance(col_type, sa.Enum) and col_type.name:
                 cls = col_type.enum_class
-                assert cls is not None and issubclass(cls, enum.Enum)
+                assert cls is not None
+                assert issubclass(cls, enum.Enum)
                 found[col_type.name] = [str(m.value) for m in cls]
     return found
 

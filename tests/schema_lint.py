@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,7 +29,7 @@ IDENTITY_COLUMNS = (
 )
 
 
-async def _rows(conn: AsyncConnection, sql: str) -> list[sa.Row[tuple[object, ...]]]:
+async def _rows(conn: AsyncConnection, sql: str) -> list[Any]:
     return list((await conn.execute(sa.text(sql))).all())
 
 

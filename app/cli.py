@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
-from typing import Annotated
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
+import app.models  # noqa: F401  (every table, so ORM foreign keys resolve)
 from app import embedded_postgres, migrate
+from app.auth import service as auth_service
+from app.auth.models import ApiKey, Scope
 from app.config import get_settings
 from app.db import create_engine
+from app.errors import AppError
 
-cli = typer.Typer(help="feedback-service: feedback on AI answers.", no_args_is_help=True)
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="feedback-service: feedback on AI answers.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 
 
 def _database_url() -> str:
@@ -83,6 +97,89 @@ def migrate_command() -> None:
     finally:
         if settings.embedded:
             embedded_postgres.stop(settings.feedback_data_dir)
+
+
+keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+
+async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    settings = get_settings()
+    engine = create_engine(settings, _database_url())
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+        if settings.embedded:
+            embedded_postgres.stop(settings.feedback_data_dir)
+
+
+def _key_row(key: ApiKey) -> dict[str, object]:
+    return {
+        "id": str(key.id),
+        "public_id": key.public_id,
+        "name": key.name,
+        "scope": key.scope.value,
+        "expert_id": str(key.expert_id) if key.expert_id else None,
+        "created_at": key.created_at.isoformat() if key.created_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+@keys_cli.command("create")
+def keys_create(
+    scope: Annotated[Scope, typer.Option(help="ingest, expert or admin.")],
+    name: Annotated[str | None, typer.Option(help="A label for people.")] = None,
+    expert_id: Annotated[
+        uuid.UUID | None, typer.Option(help="Required for --scope expert.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a key and print its secret once (only a hash is stored)."""
+
+    async def work(session: AsyncSession) -> tuple[ApiKey, str]:
+        return await auth_service.create_key(session, scope=scope, name=name, expert_id=expert_id)
+
+    try:
+        key, secret = asyncio.run(_with_session(work))
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from None
+    if as_json:
+        typer.echo(json.dumps({**_key_row(key), "key": secret}))
+    else:
+        typer.echo(f"Created {scope.value} key {key.public_id} ({key.id}). Shown once:\n{secret}")
+
+
+@keys_cli.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List keys (never their secrets)."""
+    rows = [_key_row(k) for k in asyncio.run(_with_session(auth_service.list_keys))]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else "active"
+        typer.echo(f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {r['name'] or ''}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or public id.")]) -> None:
+    """Revoke a key; every replica refuses it within the key cache lifetime (seconds)."""
+
+    async def work(session: AsyncSession) -> ApiKey:
+        return await auth_service.revoke_key(session, key_id)
+
+    try:
+        key = asyncio.run(_with_session(work))
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"Revoked {key.public_id} ({key.id}).")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,21 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return embedded_postgres.start(settings.feedback_data_dir)
+
+
+IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
+
+
+async def purge_idempotency_keys_forever(app: FastAPI) -> None:
+    """Forget expired Idempotency-Keys hourly (expired keys are also ignored on lookup)."""
+    while True:
+        await asyncio.sleep(IDEMPOTENCY_PURGE_INTERVAL_SECONDS)
+        try:
+            async with app.state.sessionmaker() as session:
+                deleted = await idempotency_service.purge_expired(session)
+            log.info("purged %d expired idempotency keys", deleted)
+        except Exception as exc:  # a database outage must not kill the loop
+            log.warning("idempotency purge failed: %s", type(exc).__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,9 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             key_cache=KeyCache(settings.api_key_cache_seconds),
             limiter=RateLimiter(settings.rate_limit_per_minute),
         )
+        purger = asyncio.create_task(purge_idempotency_keys_forever(app))
         try:
             yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await engine.dispose()
             if settings.embedded:
                 # uvicorn re-raises SIGTERM after shutdown, so atexit would never run.

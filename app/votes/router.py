@@ -1,7 +1,93 @@
 """HTTP routes of the votes domain (adapters: body, principal, session in; one service call out)."""
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Annotated
 
+from fastapi import APIRouter, Path, Query, status
+
+from app.auth.dependencies import Admin, VoteWriter
+from app.db import SessionDep
+from app.errors import UnprocessableEntity
+from app.query_params import Bucket, TimeWindowDep
+from app.schemas import ExternalId
 from app.transaction import TransactionalRoute
+from app.votes import service
+from app.votes.schemas import ConversationVotes, VoteAnalytics, VoteCreate, VoteRecorded
+from app.votes.window import MAX_BUCKETS, WindowError, check_bucket_count, resolve_window
 
 router = APIRouter(tags=["votes"], route_class=TransactionalRoute)
+
+ANALYTICS_DESCRIPTION = f"""\
+Vote totals, a per-bucket time series and the most cited reasons over `[from, to)`.
+
+**Which votes count.** Among the votes cast inside `[from, to)` (by `created_at`), each
+conversation counts once, with its *current vote within the window*: the newest of those
+votes (ties broken by id). Votes cast before `from` or at/after `to` are ignored, so a
+conversation that switched from up to down inside the window counts as one `down`, and a
+conversation whose only votes lie outside the window does not count at all.
+
+**Series.** Each counted vote falls in the `bucket` (hour, day or ISO week starting
+Monday, all in UTC) that holds its `created_at`. Every bucket from the one holding
+`from` up to the last one starting before `to` is present, with zeros when empty. At
+most {MAX_BUCKETS} buckets per request (422 on `bucket` beyond that).
+
+**satisfaction** = `up / (up + down)` over the counted votes (in `totals` and in each
+bucket); `null` when there are no votes.
+
+**top_reasons**: the reasons of the counted votes (up or down), each counted once per
+vote that cites it, most frequent first (ties alphabetical), at most `top` entries.
+
+**Window defaults**: `to` = now, `from` = `to` minus 7 days.
+"""
+
+
+@router.post(
+    "/feedback",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VoteRecorded,
+)
+async def submit_vote(
+    payload: VoteCreate, principal: VoteWriter, session: SessionDep
+) -> VoteRecorded:
+    """Record a thumbs vote; a changed vote is a new row and the newest row is current."""
+    return await service.record_vote(session, principal, payload)
+
+
+@router.get(
+    "/conversations/{conversation_id}/votes",
+    status_code=status.HTTP_200_OK,
+    response_model=ConversationVotes,
+)
+async def get_conversation_votes(
+    conversation_id: Annotated[
+        ExternalId, Path(description="The conversation id as sent with the votes.")
+    ],
+    principal: Admin,
+    session: SessionDep,
+) -> ConversationVotes:
+    """Current vote and full history, newest first; an unknown conversation → 200 with
+    `current: null` and empty `history` (conversation ids are external, never 404)."""
+    return await service.conversation_votes(session, conversation_id)
+
+
+@router.get(
+    "/analytics/votes",
+    status_code=status.HTTP_200_OK,
+    response_model=VoteAnalytics,
+    summary="Vote analytics",
+    description=ANALYTICS_DESCRIPTION,
+)
+async def get_vote_analytics(
+    window: TimeWindowDep,
+    principal: Admin,
+    session: SessionDep,
+    bucket: Annotated[Bucket, Query(description="Series bucket, in UTC.")] = Bucket.day,
+    top: Annotated[int, Query(ge=1, le=100, description="How many top reasons.")] = 10,
+) -> VoteAnalytics:
+    """Totals, series and top reasons of each conversation's current vote in the window."""
+    try:
+        start, end = resolve_window(window.start, window.end, now=dt.datetime.now(dt.UTC))
+        check_bucket_count(start, end, bucket)
+    except WindowError as exc:
+        raise UnprocessableEntity(str(exc), field=[exc.field]) from None
+    return await service.vote_analytics(session, start=start, end=end, bucket=bucket, top=top)

@@ -1,0 +1,158 @@
+"""Votes: record a thumbs vote, read a conversation's votes, aggregate them over a window."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.dependencies import Principal
+from app.query_params import Bucket
+from app.users.service import register_user
+from app.votes.models import Vote
+from app.votes.schemas import (
+    ConversationVotes,
+    ReasonCount,
+    VoteAnalytics,
+    VoteCreate,
+    VoteHistoryItem,
+    VoteRecorded,
+    VoteSeriesPoint,
+    VoteTotals,
+)
+from app.votes.window import satisfaction
+
+
+async def record_vote(
+    session: AsyncSession, principal: Principal, payload: VoteCreate
+) -> VoteRecorded:
+    """Insert one vote (a changed vote is a new row); register its user id first."""
+    user_id = principal.user_for_conversation(payload.conversation_id, payload.user_id)
+    await register_user(session, user_id)
+    stmt = (
+        sa.insert(Vote)
+        .values(
+            conversation_id=payload.conversation_id,
+            vote=payload.vote,
+            query_id=payload.query_id,
+            user_id=user_id,
+            email=payload.email,
+            expert_ids=payload.expert_ids,
+            reasons=payload.reasons,
+            comment=payload.comment,
+            # now() is the transaction's start: two votes in one transaction would tie.
+            created_at=sa.func.clock_timestamp(),
+        )
+        .returning(col(Vote.id), col(Vote.created_at))
+    )
+    row = (await session.execute(stmt)).one()
+    return VoteRecorded(id=row.id, created_at=row.created_at)
+
+
+async def conversation_votes(session: AsyncSession, conversation_id: str) -> ConversationVotes:
+    """Every vote of a conversation, newest first; the first one is the current vote."""
+    stmt = (
+        sa.select(Vote)
+        .where(col(Vote.conversation_id) == conversation_id)
+        # Same order as ix_votes_conversation_id_created_at: a backward-free index scan.
+        .order_by(col(Vote.created_at).desc(), col(Vote.id).desc())
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    history = [VoteHistoryItem.model_validate(row, from_attributes=True) for row in rows]
+    return ConversationVotes(current=history[0].vote if history else None, history=history)
+
+
+# The one analytics statement (the endpoint runs it; a test EXPLAINs it).
+# current_votes: among the votes cast in [start, end), the newest of each conversation
+# (ties by id), so a conversation counts once, with its last vote inside the window, in
+# the bucket of that vote's created_at. Buckets are UTC; generate_series makes empty
+# buckets appear with zeros. A reason counts once per current vote that cites it.
+_ANALYTICS_SQL = """
+WITH current_votes AS MATERIALIZED (
+    SELECT DISTINCT ON (conversation_id) vote, reasons, created_at
+    FROM votes
+    WHERE created_at >= CAST(:start AS timestamptz) AND created_at < CAST(:end AS timestamptz)
+    ORDER BY conversation_id, created_at DESC, id DESC
+),
+buckets AS (
+    SELECT generate_series(
+        date_trunc(CAST(:bucket AS text), CAST(:start AS timestamptz) AT TIME ZONE 'UTC'),
+        (CAST(:end AS timestamptz) AT TIME ZONE 'UTC') - interval '1 microsecond',
+        CAST('1 ' || CAST(:bucket AS text) AS interval)
+    ) AS bucket_start
+),
+series AS (
+    SELECT b.bucket_start,
+           count(c.vote) FILTER (WHERE c.vote = 'up') AS up,
+           count(c.vote) FILTER (WHERE c.vote = 'down') AS down
+    FROM buckets AS b
+    LEFT JOIN current_votes AS c
+        ON date_trunc(CAST(:bucket AS text), c.created_at AT TIME ZONE 'UTC') = b.bucket_start
+    GROUP BY b.bucket_start
+),
+top_reasons AS (
+    SELECT r.reason, count(*) AS n
+    FROM current_votes AS c
+    CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS r
+    GROUP BY r.reason
+    ORDER BY n DESC, r.reason
+    LIMIT CAST(:top AS integer)
+)
+SELECT
+    (SELECT count(*) FROM current_votes WHERE vote = 'up') AS up,
+    (SELECT count(*) FROM current_votes WHERE vote = 'down') AS down,
+    ARRAY(SELECT bucket_start AT TIME ZONE 'UTC' FROM series ORDER BY bucket_start)
+        AS bucket_starts,
+    ARRAY(SELECT up FROM series ORDER BY bucket_start) AS series_up,
+    ARRAY(SELECT down FROM series ORDER BY bucket_start) AS series_down,
+    ARRAY(SELECT reason FROM top_reasons ORDER BY n DESC, reason) AS reasons,
+    ARRAY(SELECT n FROM top_reasons ORDER BY n DESC, reason) AS reason_counts
+"""
+
+
+def analytics_statement(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: Bucket,
+    top: int,
+    explain: bool = False,
+) -> sa.TextClause:
+    """The analytics query over `[start, end)`; `explain=True` prefixes EXPLAIN to it."""
+    sql = ("EXPLAIN " if explain else "") + _ANALYTICS_SQL
+    return sa.text(sql).bindparams(
+        sa.bindparam("start", start, type_=sa.DateTime(timezone=True)),
+        sa.bindparam("end", end, type_=sa.DateTime(timezone=True)),
+        sa.bindparam("bucket", bucket.value, type_=sa.Text),
+        sa.bindparam("top", top, type_=sa.Integer),
+    )
+
+
+async def vote_analytics(
+    session: AsyncSession,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: Bucket,
+    top: int,
+) -> VoteAnalytics:
+    """Totals, series and top reasons of the current votes in `[start, end)`."""
+    stmt = analytics_statement(start=start, end=end, bucket=bucket, top=top)
+    row = (await session.execute(stmt)).one()
+    series = [
+        VoteSeriesPoint(bucket_start=b, up=u, down=d, satisfaction=satisfaction(u, d))
+        for b, u, d in zip(row.bucket_starts, row.series_up, row.series_down, strict=True)
+    ]
+    return VoteAnalytics(
+        from_=start,
+        to=end,
+        bucket=bucket,
+        totals=VoteTotals(up=row.up, down=row.down, satisfaction=satisfaction(row.up, row.down)),
+        series=series,
+        top_reasons=[
+            ReasonCount(reason=r, count=n)
+            for r, n in zip(row.reasons, row.reason_counts, strict=True)
+        ],
+    )

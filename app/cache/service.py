@@ -1,0 +1,304 @@
+"""Cache entries, their hits and ratings, quality-aware flagging, and cache analytics.
+
+Services only flush; `TransactionalRoute` commits before the response is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cache.flagging import GOOD_RATING, FlagRule
+from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
+from app.cache.schemas import CacheAnalytics, CacheEntryRead, CacheEntryUpsert, CacheFeedbackCreate
+from app.errors import NotFound
+from app.query_params import TimeWindow
+from app.users.service import register_user
+
+entries = CacheEntry.__table__  # type: ignore[attr-defined]
+feedback = CacheFeedback.__table__  # type: ignore[attr-defined]
+hit_days = CacheHitDay.__table__  # type: ignore[attr-defined]
+
+USER_AGENT_MAX = 512
+FLAGGED_LIST_MAX = 1000
+# Advisory-lock class for "ratings of one cache entry" (two-int4 form; the int is 'cach').
+_RATING_LOCK_CLASS = 0x63616368
+
+
+class UnknownCacheKey(NotFound):
+    """No cache entry with that key."""
+
+
+def _unknown(cache_key: str) -> UnknownCacheKey:
+    return UnknownCacheKey(f"No cache entry with cache_key {cache_key!r}.")
+
+
+async def upsert_entry(session: AsyncSession, payload: CacheEntryUpsert) -> tuple[bool, str]:
+    """Insert or update the entry for `payload.cache_key`; returns (inserted, cache_key).
+
+    An update replaces provider, model, prompt hash, cost and expiry, and keeps hits,
+    ratings and status (a flag stays until an admin clears it or the entry is deleted).
+    """
+    expires_at: Any = (
+        sa.func.now() + sa.literal(dt.timedelta(seconds=payload.ttl_seconds), sa.Interval())
+        if payload.ttl_seconds is not None
+        else sa.null()
+    )
+    values = pg_insert(entries).values(
+        cache_key=payload.cache_key,
+        provider=payload.provider,
+        model=payload.model,
+        prompt_hash=payload.prompt_hash,
+        cost_usd=payload.cost_usd,
+        expires_at=expires_at,
+    )
+    stmt = values.on_conflict_do_update(
+        index_elements=[entries.c.cache_key],
+        set_={
+            "provider": values.excluded.provider,
+            "model": values.excluded.model,
+            "prompt_hash": values.excluded.prompt_hash,
+            "cost_usd": values.excluded.cost_usd,
+            "expires_at": values.excluded.expires_at,
+        },
+    ).returning(sa.literal_column("(xmax = 0)", sa.Boolean()).label("inserted"))
+    inserted = (await session.execute(stmt)).scalar_one()
+    return bool(inserted), payload.cache_key
+
+
+async def get_entry(session: AsyncSession, cache_key: str) -> CacheEntryRead:
+    """The entry with its rating count and mean rating; 404 if unknown."""
+    stats = (
+        sa.select(
+            sa.func.count().label("rating_count"),
+            sa.func.avg(feedback.c.rating).label("avg_rating"),
+        )
+        .where(feedback.c.cache_key == entries.c.cache_key)
+        .lateral("stats")
+    )
+    stmt = (
+        sa.select(entries, stats.c.rating_count, stats.c.avg_rating)
+        .select_from(entries.join(stats, sa.true()))
+        .where(entries.c.cache_key == cache_key)
+    )
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    if row is None:
+        raise _unknown(cache_key)
+    return CacheEntryRead.model_validate(dict(row))
+
+
+async def record_hit(session: AsyncSession, cache_key: str) -> None:
+    """Count one hit: atomic increment of the entry and of today's (UTC) hit-day row."""
+    hit = (
+        sa.update(entries)
+        .where(entries.c.cache_key == cache_key)
+        .values(hit_count=entries.c.hit_count + 1, last_hit_at=sa.func.now())
+        .returning(entries.c.cache_key, entries.c.last_hit_at)
+        .cte("hit")
+    )
+    day = sa.cast(sa.func.timezone("UTC", hit.c.last_hit_at), sa.Date)
+    increment = pg_insert(hit_days).from_select(
+        ["cache_key", "day", "hits"], sa.select(hit.c.cache_key, day, sa.literal(1))
+    )
+    stmt = (
+        increment.on_conflict_do_update(
+            index_elements=[hit_days.c.cache_key, hit_days.c.day],
+            set_={"hits": hit_days.c.hits + increment.excluded.hits},
+        )
+        .returning(hit_days.c.cache_key)
+        .add_cte(hit)
+    )
+    if (await session.execute(stmt)).first() is None:
+        raise _unknown(cache_key)
+
+
+@dataclass(frozen=True)
+class RatingRecorded:
+    id: uuid.UUID
+    entry_status: CacheEntryStatus
+
+
+async def rate_entry(
+    session: AsyncSession,
+    *,
+    cache_key: str,
+    payload: CacheFeedbackCreate,
+    user_id: int | None,
+    user_agent: str | None,
+    rule: FlagRule,
+) -> RatingRecorded:
+    """Store a rating and, in the same transaction, flag the entry if its ratings tip it."""
+    # Ratings of one entry are serialised so each one sees every earlier rating when it
+    # applies the rule (two concurrent ratings could otherwise both miss the tipping count).
+    # An advisory lock rather than a row lock, so hits on the entry are never blocked.
+    await session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(_RATING_LOCK_CLASS, sa.func.hashtext(cache_key)))
+    )
+    await register_user(session, user_id)
+    if user_agent is not None:
+        user_agent = user_agent.replace("\x00", "")[:USER_AGENT_MAX]
+    values = sa.select(
+        entries.c.cache_key,
+        sa.literal(payload.rating, sa.SmallInteger()),
+        sa.literal(payload.comment, sa.Text()),
+        sa.literal(user_agent, sa.String()),
+        sa.literal(user_id, sa.BigInteger()),
+    ).where(entries.c.cache_key == cache_key)
+    insert = (
+        pg_insert(feedback)
+        .from_select(["cache_key", "rating", "comment", "user_agent", "user_id"], values)
+        .returning(feedback.c.id)
+    )
+    rating_id = (await session.execute(insert)).scalar_one_or_none()
+    if rating_id is None:
+        raise _unknown(cache_key)
+
+    tally = (
+        await session.execute(
+            sa.select(
+                entries.c.status,
+                sa.func.count(feedback.c.id).label("ratings"),
+                sa.func.count(feedback.c.id).filter(feedback.c.rating >= GOOD_RATING).label("good"),
+            )
+            .select_from(entries.outerjoin(feedback, feedback.c.cache_key == entries.c.cache_key))
+            .where(entries.c.cache_key == cache_key)
+            .group_by(entries.c.id)
+        )
+    ).one()
+    status = CacheEntryStatus(tally.status)
+    if status is CacheEntryStatus.active and rule.should_flag(
+        ratings=tally.ratings, good=tally.good
+    ):
+        await session.execute(
+            sa.update(entries)
+            .where(entries.c.cache_key == cache_key)
+            .values(status=CacheEntryStatus.flagged, flagged_at=sa.func.now())
+        )
+        status = CacheEntryStatus.flagged
+    return RatingRecorded(id=rating_id, entry_status=status)
+
+
+async def clear_flag(session: AsyncSession, cache_key: str) -> None:
+    """Set the entry active again (idempotent); the next rating re-applies the rule."""
+    stmt = (
+        sa.update(entries)
+        .where(entries.c.cache_key == cache_key)
+        .values(status=CacheEntryStatus.active, flagged_at=None)
+        .returning(entries.c.cache_key)
+    )
+    if (await session.execute(stmt)).first() is None:
+        raise _unknown(cache_key)
+
+
+async def delete_entry(session: AsyncSession, cache_key: str) -> None:
+    """Delete the entry; its ratings and hit days go with it (FK ON DELETE CASCADE)."""
+    stmt = sa.delete(entries).where(entries.c.cache_key == cache_key).returning(entries.c.id)
+    if (await session.execute(stmt)).first() is None:
+        raise _unknown(cache_key)
+
+
+def _hit_day_range(window: TimeWindow) -> tuple[dt.date | None, dt.date | None]:
+    """The UTC days overlapping `[start, end)`: `[first, after_last)`."""
+    first = window.start.date() if window.start is not None else None
+    after_last = None
+    if window.end is not None:
+        end = window.end
+        after_last = end.date() if end.time() == dt.time(0) else end.date() + dt.timedelta(days=1)
+    return first, after_last
+
+
+def _in_window(column: Any, start: Any, end: Any) -> list[Any]:
+    conditions = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions
+
+
+async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAnalytics:
+    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys."""
+    first_day, after_last_day = _hit_day_range(window)
+    entries_created = (
+        sa.select(sa.func.count())
+        .select_from(entries)
+        .where(*_in_window(entries.c.created_at, window.start, window.end))
+        .scalar_subquery()
+    )
+    hits = (
+        sa.select(
+            sa.func.coalesce(sa.func.sum(hit_days.c.hits), 0).label("hits"),
+            sa.func.coalesce(sa.func.sum(hit_days.c.hits * entries.c.cost_usd), 0).label(
+                "cost_saved_usd"
+            ),
+        )
+        .select_from(hit_days.join(entries, entries.c.cache_key == hit_days.c.cache_key))
+        .where(*_in_window(hit_days.c.day, first_day, after_last_day))
+        .subquery("hits")
+    )
+    rating = feedback.c.rating
+    ratings = (
+        sa.select(
+            *(sa.func.count().filter(rating == value).label(f"r{value}") for value in range(1, 6)),
+            sa.func.count().label("rating_count"),
+            sa.func.avg(rating).label("avg_rating"),
+            sa.func.count().filter(rating >= GOOD_RATING).label("good"),
+        )
+        .where(*_in_window(feedback.c.created_at, window.start, window.end))
+        .subquery("ratings")
+    )
+    flagged_filter = [
+        entries.c.status == CacheEntryStatus.flagged,
+        *_in_window(entries.c.flagged_at, window.start, window.end),
+    ]
+    newest_flagged = (
+        sa.select(entries.c.cache_key, entries.c.flagged_at)
+        .where(*flagged_filter)
+        .order_by(entries.c.flagged_at.desc(), entries.c.cache_key)
+        .limit(FLAGGED_LIST_MAX)
+        .subquery("newest_flagged")
+    )
+    flagged_keys = (
+        sa.select(
+            sa.func.array_agg(
+                aggregate_order_by(
+                    newest_flagged.c.cache_key,
+                    newest_flagged.c.flagged_at.desc(),
+                    newest_flagged.c.cache_key,
+                )
+            )
+        )
+        .select_from(newest_flagged)
+        .scalar_subquery()
+    )
+    flagged_count = (
+        sa.select(sa.func.count()).select_from(entries).where(*flagged_filter).scalar_subquery()
+    )
+    stmt = sa.select(
+        entries_created.label("entries"),
+        hits.c.hits,
+        hits.c.cost_saved_usd,
+        ratings,
+        flagged_keys.label("flagged"),
+        flagged_count.label("flagged_count"),
+    ).select_from(hits.join(ratings, sa.true()))
+    row = (await session.execute(stmt)).mappings().one()
+    count = row["rating_count"]
+    return CacheAnalytics(
+        entries=row["entries"],
+        hits=row["hits"],
+        cost_saved_usd=row["cost_saved_usd"],
+        ratings={str(value): row[f"r{value}"] for value in range(1, 6)},
+        rating_count=count,
+        avg_rating=row["avg_rating"],
+        satisfaction=row["good"] / count if count else None,
+        flagged=row["flagged"] or [],
+        flagged_count=row["flagged_count"],
+    )

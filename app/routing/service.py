@@ -1,0 +1,405 @@
+"""Routing metrics and feedback: batch ingestion, feedback, analytics, recommendations, regret."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.query_params import TimeWindow
+from app.routing import scoring
+from app.routing.models import RoutingFeedback, RoutingMetric
+from app.routing.schemas import GroupBy, RoutingFeedbackIn, RoutingMetricIn
+from app.routing.scoring import ComplexityBand
+from app.users import service as users_service
+from app.users.models import User
+
+metrics_table: sa.Table = SQLModel.metadata.tables[RoutingMetric.__tablename__]
+feedback_table: sa.Table = SQLModel.metadata.tables[RoutingFeedback.__tablename__]
+users_table: sa.Table = SQLModel.metadata.tables[User.__tablename__]
+
+# Every client-supplied column, in the order of the request model.
+METRIC_COLUMNS: tuple[str, ...] = tuple(RoutingMetricIn.model_fields)
+
+
+class UnknownRequestId(NotFound): ...
+
+
+class RequestIdConflict(Conflict):
+    """request_ids already stored with a different body."""
+
+    def __init__(self, differences: dict[str, list[str]]):
+        self.differences = differences
+        described = "; ".join(
+            f"{rid!r} (differs in {', '.join(fields)})" for rid, fields in differences.items()
+        )
+        super().__init__(f"request_id already stored with a different body: {described}")
+
+    def extra(self) -> dict[str, Any]:
+        return {
+            "request_ids": list(self.differences),
+            "conflicts": [
+                {"request_id": rid, "fields": fields} for rid, fields in self.differences.items()
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class StoredMetricRow:
+    id: uuid.UUID
+    request_id: str
+    created: bool
+    cost_savings: float | None
+    savings_percentage: float | None
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _array(name: str, column: sa.Column[Any], values: list[Any]) -> sa.Cast[Any]:
+    # Enums travel as text[] and are cast per element in the SELECT below.
+    element = sa.Text() if isinstance(column.type, sa.Enum) else column.type
+    return sa.cast(sa.bindparam(name, values, type_=pg.ARRAY(element)), pg.ARRAY(element))
+
+
+def _insert_metrics_statement(metrics: Sequence[RoutingMetricIn]) -> sa.Insert:
+    """`INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO NOTHING`: the
+    whole batch in one statement with a constant number of parameters."""
+    dumped = [m.model_dump() for m in metrics]
+    arrays = [
+        _array(f"p_{name}", metrics_table.c[name], [d[name] for d in dumped])
+        for name in METRIC_COLUMNS
+    ]
+    rows = sa.func.unnest(*arrays).table_valued(*METRIC_COLUMNS).render_derived(name="batch")
+    selected = [
+        sa.cast(rows.c[name], metrics_table.c[name].type)
+        if isinstance(metrics_table.c[name].type, sa.Enum)
+        else rows.c[name]
+        for name in METRIC_COLUMNS
+    ]
+    return (
+        pg.insert(metrics_table)
+        .from_select(list(METRIC_COLUMNS), sa.select(*selected))
+        .on_conflict_do_nothing(index_elements=[metrics_table.c.request_id])
+        .returning(
+            metrics_table.c.id,
+            metrics_table.c.request_id,
+            metrics_table.c.cost_savings,
+            metrics_table.c.savings_percentage,
+        )
+    )
+
+
+async def _register_users(session: AsyncSession, user_ids: set[int]) -> None:
+    """Register every user id of a batch in one statement (sorted: a stable lock order)."""
+    if not user_ids:
+        return
+    ids = sorted(user_ids)
+    param = sa.cast(
+        sa.bindparam("user_ids", ids, type_=pg.ARRAY(sa.BigInteger)), pg.ARRAY(sa.BigInteger)
+    )
+    stmt = (
+        pg.insert(users_table)
+        .from_select(["id"], sa.select(sa.func.unnest(param)))
+        .on_conflict_do_nothing(index_elements=[users_table.c.id])
+    )
+    await session.execute(stmt)
+
+
+def _dedupe(metrics: Sequence[RoutingMetricIn]) -> list[RoutingMetricIn]:
+    """Drop identical repeats of a request_id inside one batch; different bodies → 422."""
+    first: dict[str, tuple[int, RoutingMetricIn]] = {}
+    unique: list[RoutingMetricIn] = []
+    for index, metric in enumerate(metrics):
+        seen = first.get(metric.request_id)
+        if seen is None:
+            first[metric.request_id] = (index, metric)
+            unique.append(metric)
+        elif seen[1] != metric:
+            raise UnprocessableEntity(
+                f"request_id {metric.request_id!r} appears at items.{seen[0]} and "
+                f"items.{index} with different bodies.",
+                field=["items", index, "request_id"],
+            )
+    return unique
+
+
+def _differences(stored: sa.Row[Any], metric: RoutingMetricIn) -> list[str]:
+    wanted = metric.model_dump()
+    return [name for name in METRIC_COLUMNS if getattr(stored, name) != wanted[name]]
+
+
+async def record_metrics(
+    session: AsyncSession, metrics: Sequence[RoutingMetricIn]
+) -> list[StoredMetricRow]:
+    """Store a batch all or nothing; identical re-sends return the stored ids, a request_id
+    stored with a different body raises `RequestIdConflict` (the route rolls back)."""
+    unique = _dedupe(metrics)
+    await _register_users(session, {m.user_id for m in unique if m.user_id is not None})
+    inserted = await session.execute(_insert_metrics_statement(unique))
+    stored: dict[str, StoredMetricRow] = {
+        row.request_id: StoredMetricRow(
+            id=row.id,
+            request_id=row.request_id,
+            created=True,
+            cost_savings=_float(row.cost_savings),
+            savings_percentage=_float(row.savings_percentage),
+        )
+        for row in inserted
+    }
+    existing = [m for m in unique if m.request_id not in stored]
+    if existing:
+        by_id = {m.request_id: m for m in existing}
+        ids_param = sa.cast(
+            sa.bindparam("request_ids", list(by_id), type_=pg.ARRAY(sa.Text)), pg.ARRAY(sa.Text)
+        )
+        rows = await session.execute(
+            sa.select(metrics_table).where(metrics_table.c.request_id == sa.any_(ids_param))
+        )
+        conflicts: dict[str, list[str]] = {}
+        for row in rows:
+            differing = _differences(row, by_id[row.request_id])
+            if differing:
+                conflicts[row.request_id] = differing
+            stored[row.request_id] = StoredMetricRow(
+                id=row.id,
+                request_id=row.request_id,
+                created=False,
+                cost_savings=_float(row.cost_savings),
+                savings_percentage=_float(row.savings_percentage),
+            )
+        if conflicts:
+            raise RequestIdConflict(dict(sorted(conflicts.items())))
+    return [stored[m.request_id] for m in metrics]
+
+
+async def record_feedback(session: AsyncSession, payload: RoutingFeedbackIn) -> sa.Row[Any]:
+    """Store feedback on a stored metric (404 otherwise): one INSERT ... SELECT from the
+    metric's row, so a dangling request_id can never be written."""
+    await users_service.register_user(session, payload.user_id)
+    m = metrics_table
+    values = {
+        "quality_score": sa.literal(payload.quality_score, sa.Float),
+        "is_correct": sa.literal(payload.is_correct, sa.Boolean),
+        "is_helpful": sa.literal(payload.is_helpful, sa.Boolean),
+        "comment": sa.literal(payload.comment, sa.Text),
+        "user_id": sa.literal(payload.user_id, sa.BigInteger),
+        "session_id": sa.literal(payload.session_id, sa.String),
+    }
+    stmt = (
+        pg.insert(feedback_table)
+        .from_select(
+            ["request_id", *values],
+            sa.select(m.c.request_id, *values.values()).where(m.c.request_id == payload.request_id),
+        )
+        .returning(feedback_table.c.id, feedback_table.c.request_id, feedback_table.c.created_at)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise UnknownRequestId(f"No routing metric with request_id {payload.request_id!r}.")
+    return row
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def _window(column: sa.ColumnElement[Any], window: TimeWindow) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if window.start is not None:
+        conditions.append(column >= window.start)
+    if window.end is not None:
+        conditions.append(column < window.end)
+    return conditions
+
+
+def _band_expression(score: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.case(
+        (score < sa.literal(scoring.LOW_MAX, sa.Float), ComplexityBand.low.value),
+        (score < sa.literal(scoring.MEDIUM_MAX, sa.Float), ComplexityBand.medium.value),
+        else_=ComplexityBand.high.value,
+    )
+
+
+def _feedback_per_request(scoped: sa.CTE) -> sa.CTE:
+    """Feedback aggregated to one row per request (only requests in `scoped`), so joining
+    it to metrics never multiplies metric rows."""
+    f = feedback_table
+    return (
+        sa.select(
+            f.c.request_id,
+            sa.func.count().label("n"),
+            sa.func.sum(f.c.quality_score).label("q_sum"),
+            sa.func.sum(f.c.quality_score * f.c.quality_score).label("q_sq"),
+            sa.func.count().filter(f.c.is_correct.is_(True)).label("correct"),
+            sa.func.count(f.c.is_correct).label("correct_n"),
+            sa.func.count().filter(f.c.is_helpful.is_(True)).label("helpful"),
+            sa.func.count(f.c.is_helpful).label("helpful_n"),
+        )
+        .join(scoped, scoped.c.request_id == f.c.request_id)
+        .group_by(f.c.request_id)
+        .cte("fb")
+    )
+
+
+def _ratio(numerator: Any, denominator: Any) -> sa.ColumnElement[Any]:
+    return sa.cast(sa.func.sum(numerator), sa.Float) / sa.func.nullif(sa.func.sum(denominator), 0)
+
+
+async def routing_analytics(
+    session: AsyncSession, *, window: TimeWindow, group_by: GroupBy
+) -> list[dict[str, Any]]:
+    """Per provider, model (with its provider) or pattern: traffic, feedback, cost, latency."""
+    m = metrics_table
+    scoped = sa.select(m).where(*_window(m.c.created_at, window)).cte("scoped")
+    fb = _feedback_per_request(scoped)
+    # A model name is grouped with its provider: the same name may be served by several.
+    group_keys: Sequence[sa.ColumnElement[Any]] = {
+        GroupBy.provider: [scoped.c.selected_provider],
+        GroupBy.model: [scoped.c.selected_model, scoped.c.selected_provider],
+        GroupBy.pattern: [scoped.c.pattern_detected],
+    }[group_by]
+    keys = [
+        group_keys[0].label("key"),
+        (group_keys[1] if len(group_keys) > 1 else sa.null()).label("provider"),
+    ]
+    latency = scoped.c.latency_ms
+    stmt = (
+        sa.select(
+            *keys,
+            sa.func.count().label("requests"),
+            sa.func.coalesce(sa.func.sum(fb.c.n), 0).label("feedback_count"),
+            (sa.func.sum(fb.c.q_sum) / sa.func.nullif(sa.func.sum(fb.c.n), 0)).label("avg_quality"),
+            _ratio(fb.c.correct, fb.c.correct_n).label("correct_rate"),
+            _ratio(fb.c.helpful, fb.c.helpful_n).label("helpful_rate"),
+            sa.func.avg(scoped.c.actual_cost).label("avg_cost"),
+            sa.func.sum(scoped.c.cost_savings).label("total_savings"),
+            sa.func.percentile_cont(0.5).within_group(latency).label("latency_p50_ms"),
+            sa.func.percentile_cont(0.95).within_group(latency).label("latency_p95_ms"),
+        )
+        .select_from(scoped.outerjoin(fb, fb.c.request_id == scoped.c.request_id))
+        .group_by(*group_keys)
+        .order_by(sa.func.count().desc(), *[k.asc().nulls_last() for k in group_keys])
+    )
+    rows = await session.execute(stmt)
+    return [
+        {
+            "key": row.key,
+            "provider": row.provider,
+            "requests": row.requests,
+            "feedback_count": int(row.feedback_count),
+            "avg_quality": _float(row.avg_quality),
+            "correct_rate": _float(row.correct_rate),
+            "helpful_rate": _float(row.helpful_rate),
+            "avg_cost": _float(row.avg_cost),
+            "total_savings": _float(row.total_savings),
+            "latency_p50_ms": _float(row.latency_p50_ms),
+            "latency_p95_ms": _float(row.latency_p95_ms),
+        }
+        for row in rows
+    ]
+
+
+def _candidate_columns(scoped: sa.CTE, fb: sa.CTE) -> list[sa.ColumnElement[Any]]:
+    return [
+        scoped.c.selected_provider.label("provider"),
+        scoped.c.selected_model.label("model"),
+        sa.func.count().label("requests"),
+        sa.func.avg(scoped.c.actual_cost).label("avg_cost"),
+        sa.func.coalesce(sa.func.sum(fb.c.n), 0).label("n"),
+        sa.func.coalesce(sa.func.sum(fb.c.q_sum), 0.0).label("q_sum"),
+        sa.func.coalesce(sa.func.sum(fb.c.q_sq), 0.0).label("q_sq"),
+    ]
+
+
+def _candidate(row: sa.Row[Any]) -> scoring.Candidate:
+    return scoring.Candidate(
+        provider=row.provider,
+        model=row.model,
+        requests=int(row.requests),
+        avg_cost=_float(row.avg_cost),
+        stats=scoring.QualityStats(int(row.n), float(row.q_sum), float(row.q_sq)),
+    )
+
+
+async def recommend(
+    session: AsyncSession, *, pattern: str, band: ComplexityBand | None
+) -> tuple[float, list[scoring.ScoredCandidate]]:
+    """Candidates that served `pattern` (in `band`), ranked by `scoring.rank`."""
+    m = metrics_table
+    conditions: list[sa.ColumnElement[bool]] = [m.c.pattern_detected == pattern]
+    if band is not None:
+        conditions.append(_band_expression(m.c.complexity_score) == band.value)
+        conditions.append(m.c.complexity_score.is_not(None))
+    scoped = sa.select(m).where(*conditions).cte("scoped")
+    fb = _feedback_per_request(scoped)
+    stmt = (
+        sa.select(*_candidate_columns(scoped, fb))
+        .select_from(scoped.outerjoin(fb, fb.c.request_id == scoped.c.request_id))
+        .group_by(scoped.c.selected_provider, scoped.c.selected_model)
+    )
+    candidates = [_candidate(row) for row in await session.execute(stmt)]
+    prior = scoring.global_mean([c.stats for c in candidates])
+    return prior, scoring.rank(candidates)
+
+
+@dataclass(frozen=True)
+class ScopeRegret:
+    pattern: str
+    band: ComplexityBand
+    requests: int
+    regrets: list[scoring.Regret]
+
+
+async def routing_regret(
+    session: AsyncSession, *, window: TimeWindow, min_samples: int
+) -> list[ScopeRegret]:
+    """Per pattern and complexity band: dominated choices (see `scoring.regret`)."""
+    m = metrics_table
+    scoped = (
+        sa.select(m, _band_expression(m.c.complexity_score).label("band"))
+        .where(
+            m.c.pattern_detected.is_not(None),
+            m.c.complexity_score.is_not(None),
+            *_window(m.c.created_at, window),
+        )
+        .cte("scoped")
+    )
+    fb = _feedback_per_request(scoped)
+    stmt = (
+        sa.select(
+            scoped.c.pattern_detected.label("pattern"),
+            scoped.c.band,
+            *_candidate_columns(scoped, fb),
+        )
+        .select_from(scoped.outerjoin(fb, fb.c.request_id == scoped.c.request_id))
+        .group_by(
+            scoped.c.pattern_detected,
+            scoped.c.band,
+            scoped.c.selected_provider,
+            scoped.c.selected_model,
+        )
+        .order_by(scoped.c.pattern_detected, scoped.c.band)
+    )
+    scopes: dict[tuple[str, str], list[scoring.Candidate]] = {}
+    for row in await session.execute(stmt):
+        scopes.setdefault((row.pattern, row.band), []).append(_candidate(row))
+    band_order = list(ComplexityBand)
+    return [
+        ScopeRegret(
+            pattern=pattern,
+            band=ComplexityBand(band),
+            requests=sum(c.requests for c in candidates),
+            regrets=scoring.regret(candidates, min_samples=min_samples),
+        )
+        for (pattern, band), candidates in sorted(
+            scopes.items(), key=lambda kv: (kv[0][0], band_order.index(ComplexityBand(kv[0][1])))
+        )
+    ]

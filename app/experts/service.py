@@ -1,0 +1,676 @@
+"""Expert profiles, reviews of AI answers, trust, FAQ candidates and their approval queue.
+
+Services only flush; `TransactionalRoute` commits before the response is sent. Counters and
+trust are changed by single `UPDATE ... SET x = x + 1` statements whose new trust is
+computed in SQL from the new counters (the formulas of `app.experts.trust`), so concurrent
+requests never lose an increment.
+
+Rules worth knowing (see also the README):
+
+* **Agreement.** When an expert reviews a `query_id` for the first time and other experts
+  already reviewed it, their latest verdicts are compared with the new one (same
+  `feedback_type` = agreement). The newcomer gains one agreement/disagreement per other
+  expert, and each other expert gains one with the newcomer; everyone's trust is
+  recomputed. A repeated review of the same query by the same expert counts nothing again
+  (no farming). Reviews of one `query_id` are serialised by an advisory lock, so two
+  simultaneous reviews still see each other.
+* **FAQ candidates.** An `incorrect` or `incomplete` review with an `expert_answer`
+  proposes a candidate. At most one candidate per `query_id` is `pending`: a second
+  correction *strengthens* it (`supporting_count + 1`, `priority_score +=` the new
+  correction's `trust * confidence`), and its answer, references, category, author and
+  author trust are replaced only if the new expert's trust is strictly higher (the
+  better-trusted answer is the one reviewed). An expert who is verified, active and at or
+  above the auto-approval threshold publishes directly: their candidate is
+  `auto_approved` (taking over a pending candidate of the same query, if any).
+* **Decisions.** Approve/reject act only on `pending` candidates (else 409), record
+  `approved_by` (the admin key's operator, may be null) and `approved_at`, and move the
+  author's `approved_count` / `rejected_count` and trust in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from app.experts import trust
+from app.experts.models import (
+    ApprovalStatus,
+    ExpertFaqCandidate,
+    ExpertFeedback,
+    ExpertProfile,
+    FeedbackType,
+    ItalianFeedbackCategory,
+)
+from app.experts.schemas import (
+    ExpertAnalytics,
+    ExpertCreate,
+    ExpertFeedbackCreate,
+    ExpertFeedbackCreated,
+    ExpertFeedbackRead,
+    ExpertRead,
+    ExpertUpdate,
+    FaqCandidateRead,
+    FaqCandidateRef,
+    LeaderboardEntry,
+)
+from app.query_params import Page, Pagination, TimeWindow, encode_cursor
+from app.users.service import register_user
+
+profiles = ExpertProfile.__table__  # type: ignore[attr-defined]
+reviews = ExpertFeedback.__table__  # type: ignore[attr-defined]
+candidates = ExpertFaqCandidate.__table__  # type: ignore[attr-defined]
+
+# Advisory-lock class for "reviews of one query_id" (two-int4 form; the int is 'expr').
+_QUERY_LOCK_CLASS = 0x65787072
+CORRECTION_TYPES = (FeedbackType.incorrect, FeedbackType.incomplete)
+LEADERBOARD_DEFAULT = 10
+ANALYTICS_DEFAULT_DAYS = 30
+
+
+class UnknownExpert(NotFound):
+    """No expert profile with that id."""
+
+
+class ExpertExists(Conflict):
+    """The user already has an expert profile."""
+
+
+class InactiveExpert(Forbidden):
+    """The expert profile is deactivated."""
+
+
+class UnknownCandidate(NotFound):
+    """No FAQ candidate with that id."""
+
+
+class CandidateNotPending(Conflict):
+    """The FAQ candidate was already decided."""
+
+
+# ---------------------------------------------------------------- trust in SQL
+
+
+def _f(value: float) -> sa.ColumnElement[float]:
+    return sa.literal(value, sa.Float)
+
+
+def _as_float(expr: Any) -> sa.ColumnElement[float]:
+    return sa.cast(expr, sa.Float)
+
+
+def trust_sql(
+    *, approved: Any, rejected: Any, agreements: Any, disagreements: Any, verified: Any
+) -> sa.ColumnElement[float]:
+    """`trust.trust_score` rendered in SQL over (new) counter expressions."""
+    a0_plain, b0 = trust.prior(False)
+    a0_verified, _ = trust.prior(True)
+    a0 = sa.case((verified, _f(a0_verified)), else_=_f(a0_plain))
+    successes = _as_float(approved) + _f(trust.AGREEMENT_WEIGHT) * _as_float(agreements)
+    failures = _as_float(rejected) + _f(trust.AGREEMENT_WEIGHT) * _as_float(disagreements)
+    value = (a0 + successes) / (a0 + _f(b0) + successes + failures)
+    return sa.func.least(_f(1.0), sa.func.greatest(_f(0.0), value))
+
+
+def accuracy_sql(
+    *, approved: Any, rejected: Any, agreements: Any, disagreements: Any
+) -> sa.ColumnElement[float]:
+    """`trust.accuracy_rate` in SQL (NULL without evidence)."""
+    confirmed = _as_float(approved) + _as_float(agreements)
+    total = confirmed + _as_float(rejected) + _as_float(disagreements)
+    return confirmed / sa.func.nullif(total, _f(0.0))
+
+
+def _evidence_values(
+    *,
+    approved: Any = None,
+    rejected: Any = None,
+    agreements: Any = None,
+    disagreements: Any = None,
+    verified: Any = None,
+) -> dict[str, Any]:
+    """SET clauses for changed counters plus the trust and accuracy they imply."""
+    p = profiles.c
+    new = {
+        "approved": p.approved_count if approved is None else approved,
+        "rejected": p.rejected_count if rejected is None else rejected,
+        "agreements": p.agreement_count if agreements is None else agreements,
+        "disagreements": p.disagreement_count if disagreements is None else disagreements,
+    }
+    values: dict[str, Any] = {
+        "approved_count": new["approved"],
+        "rejected_count": new["rejected"],
+        "agreement_count": new["agreements"],
+        "disagreement_count": new["disagreements"],
+        "trust_score": trust_sql(**new, verified=p.is_verified if verified is None else verified),
+        "feedback_accuracy_rate": accuracy_sql(**new),
+    }
+    return values
+
+
+# ---------------------------------------------------------------- profiles
+
+
+def _expert(row: Mapping[Any, Any]) -> ExpertRead:
+    return ExpertRead.model_validate(dict(row))
+
+
+async def create_expert(session: AsyncSession, payload: ExpertCreate) -> ExpertRead:
+    """Create the profile of `payload.user_id`; a second profile for a user → 409."""
+    await register_user(session, payload.user_id)
+    stmt = (
+        pg_insert(profiles)
+        .values(**payload.model_dump())
+        .on_conflict_do_nothing(index_elements=[profiles.c.user_id])
+        .returning(*profiles.c)
+    )
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    if row is None:
+        raise ExpertExists(f"User {payload.user_id} already has an expert profile.")
+    return _expert(row)
+
+
+async def get_expert(session: AsyncSession, expert_id: uuid.UUID) -> ExpertRead:
+    """One profile; 404 if unknown."""
+    row = (
+        (await session.execute(sa.select(profiles).where(profiles.c.id == expert_id)))
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise UnknownExpert(f"No expert profile {expert_id}.")
+    return _expert(row)
+
+
+def _keyset_desc(score: Any, id_col: Any, cursor: Sequence[Any] | None) -> list[Any]:
+    """WHERE terms for the page after `cursor` in `ORDER BY score DESC, id ASC`.
+
+    The redundant `score <= c` lets PostgreSQL start the index scan at the cursor."""
+    if cursor is None:
+        return []
+    if len(cursor) != 2:
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"])
+    try:
+        last_score, last_id = float(cursor[0]), uuid.UUID(str(cursor[1]))
+    except (TypeError, ValueError) as exc:
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+    return [score <= last_score, sa.or_(score < last_score, id_col > last_id)]
+
+
+async def list_experts(
+    session: AsyncSession,
+    page: Pagination,
+    *,
+    min_trust: float | None,
+    active: bool | None,
+    specialization: str | None,
+) -> Page[ExpertRead]:
+    """Profiles, highest trust first (ties by id), keyset-paginated."""
+    p = profiles.c
+    where: list[Any] = _keyset_desc(p.trust_score, p.id, page.cursor)
+    if min_trust is not None:
+        where.append(p.trust_score >= min_trust)
+    if active is not None:
+        where.append(p.is_active.is_(active))
+    if specialization is not None:
+        # `@> ARRAY[...]` is the operator the GIN index on specializations serves.
+        where.append(p.specializations.contains([specialization]))
+    stmt = (
+        sa.select(profiles)
+        .where(*where)
+        .order_by(p.trust_score.desc(), p.id.asc())
+        .limit(page.limit + 1)
+    )
+    rows = (await session.execute(stmt)).mappings().all()
+    items = [_expert(r) for r in rows[: page.limit]]
+    next_cursor = (
+        encode_cursor([items[-1].trust_score, str(items[-1].id)])
+        if len(rows) > page.limit
+        else None
+    )
+    return Page[ExpertRead](items=items, next_cursor=next_cursor)
+
+
+async def update_expert(
+    session: AsyncSession, expert_id: uuid.UUID, payload: ExpertUpdate
+) -> ExpertRead:
+    """Change profile fields. Verifying stamps `verification_date` (kept if already
+    verified) and, since a credential raises the prior, recomputes trust."""
+    changes: dict[str, Any] = payload.model_dump(exclude_unset=True)
+    p = profiles.c
+    if "is_verified" in changes:
+        verified: bool = changes["is_verified"]
+        changes["verification_date"] = (
+            sa.case(
+                (sa.and_(p.is_verified, p.verification_date.is_not(None)), p.verification_date),
+                else_=sa.func.now(),
+            )
+            if verified
+            else sa.null()
+        )
+        changes.update(_evidence_values(verified=sa.literal(verified)))
+    if not changes:
+        return await get_expert(session, expert_id)
+    stmt = sa.update(profiles).where(p.id == expert_id).values(**changes).returning(*profiles.c)
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    if row is None:
+        raise UnknownExpert(f"No expert profile {expert_id}.")
+    return _expert(row)
+
+
+# ---------------------------------------------------------------- reviews
+
+
+@dataclass(frozen=True)
+class _Peers:
+    """Other experts' latest verdicts on a query, split by agreement with a new one."""
+
+    agreeing: list[uuid.UUID]
+    disagreeing: list[uuid.UUID]
+    already_reviewed: bool
+
+
+async def _peers(
+    session: AsyncSession, *, query_id: uuid.UUID, expert_id: uuid.UUID, verdict: FeedbackType
+) -> _Peers:
+    r = reviews.c
+    stmt = (
+        sa.select(r.expert_id, r.feedback_type)
+        .where(r.query_id == query_id)
+        .ext(distinct_on(r.expert_id))
+        .order_by(r.expert_id, r.created_at.desc(), r.id.desc())
+    )
+    latest = (await session.execute(stmt)).all()
+    others = [(e, t) for e, t in latest if e != expert_id]
+    return _Peers(
+        agreeing=[e for e, t in others if t == verdict],
+        disagreeing=[e for e, t in others if t != verdict],
+        already_reviewed=len(others) != len(latest),
+    )
+
+
+async def submit_feedback(
+    session: AsyncSession,
+    *,
+    expert_id: uuid.UUID | None,
+    payload: ExpertFeedbackCreate,
+    auto_approval_threshold: float,
+) -> ExpertFeedbackCreated:
+    """Store a review, update the reviewer's (and peers') counters and trust, and propose
+    or strengthen an FAQ candidate for a correction."""
+    if expert_id is None:
+        raise UnprocessableEntity("An admin key must give expert_id.", field=["expert_id"])
+    p = profiles.c
+    await session.execute(
+        sa.select(
+            sa.func.pg_advisory_xact_lock(
+                _QUERY_LOCK_CLASS, sa.func.hashtext(str(payload.query_id))
+            )
+        )
+    )
+    peers = await _peers(
+        session, query_id=payload.query_id, expert_id=expert_id, verdict=payload.feedback_type
+    )
+    counted = not peers.already_reviewed
+    peer_ids = [*peers.agreeing, *peers.disagreeing] if counted else []
+    # Lock every profile this review touches in id order: concurrent reviews never deadlock.
+    locked = (
+        await session.execute(
+            sa.select(p.id, p.is_active)
+            .where(p.id.in_([expert_id, *peer_ids]))
+            .order_by(p.id)
+            .with_for_update()
+        )
+    ).all()
+    own = next((row for row in locked if row.id == expert_id), None)
+    if own is None:
+        raise UnknownExpert(f"No expert profile {expert_id}.")
+    if not own.is_active:
+        raise InactiveExpert("This expert profile is deactivated.")
+
+    agree = len(peers.agreeing) if counted else 0
+    disagree = len(peers.disagreeing) if counted else 0
+    own_values: dict[str, Any] = {
+        "feedback_count": p.feedback_count + 1,
+        # Running mean over all reviews; the right-hand side sees the old row.
+        "average_response_time_seconds": (
+            sa.func.coalesce(p.average_response_time_seconds, _f(0.0)) * p.feedback_count
+            + payload.time_spent_seconds
+        )
+        / _as_float(p.feedback_count + 1),
+    }
+    if agree or disagree:
+        own_values.update(
+            _evidence_values(
+                agreements=p.agreement_count + agree,
+                disagreements=p.disagreement_count + disagree,
+            )
+        )
+    own_row = (
+        await session.execute(
+            sa.update(profiles)
+            .where(p.id == expert_id)
+            .values(**own_values)
+            .returning(p.trust_score, p.is_verified, p.is_active)
+        )
+    ).one()
+    if peer_ids:
+        agreeing = p.id.in_(peers.agreeing) if peers.agreeing else sa.false()
+        await session.execute(
+            sa.update(profiles)
+            .where(p.id.in_(peer_ids))
+            .values(
+                **_evidence_values(
+                    agreements=p.agreement_count + sa.case((agreeing, 1), else_=0),
+                    disagreements=p.disagreement_count + sa.case((agreeing, 0), else_=1),
+                )
+            )
+        )
+
+    data = payload.model_dump(exclude={"expert_id"})
+    stored = (
+        await session.execute(
+            sa.insert(reviews)
+            .values(**data, expert_id=expert_id)
+            .returning(reviews.c.id, reviews.c.created_at)
+        )
+    ).one()
+
+    candidate: FaqCandidateRef | None = None
+    if payload.feedback_type in CORRECTION_TYPES and payload.expert_answer is not None:
+        auto = (
+            own_row.is_verified
+            and own_row.is_active
+            and own_row.trust_score >= auto_approval_threshold
+        )
+        candidate = await _propose_candidate(
+            session,
+            payload=payload,
+            expert_id=expert_id,
+            feedback_id=stored.id,
+            trust_now=own_row.trust_score,
+            auto_approve=auto,
+        )
+    return ExpertFeedbackCreated(
+        id=stored.id, expert_id=expert_id, created_at=stored.created_at, faq_candidate=candidate
+    )
+
+
+async def _propose_candidate(
+    session: AsyncSession,
+    *,
+    payload: ExpertFeedbackCreate,
+    expert_id: uuid.UUID,
+    feedback_id: uuid.UUID,
+    trust_now: float,
+    auto_approve: bool,
+) -> FaqCandidateRef:
+    c = candidates.c
+    weight = trust.candidate_weight(trust_now, payload.confidence_score)
+    authored = {
+        "answer": payload.expert_answer,
+        "source_feedback_id": feedback_id,
+        "expert_id": expert_id,
+        "expert_trust_score": trust_now,
+        "suggested_category": payload.category,
+        "regulatory_references": payload.regulatory_references,
+    }
+    returning = (c.id, c.approval_status)
+    if auto_approve:
+        # A trusted expert's correction is published; it takes over a pending candidate.
+        took_over = (
+            await session.execute(
+                sa.update(candidates)
+                .where(c.query_id == payload.query_id, c.approval_status == ApprovalStatus.pending)
+                .values(
+                    **authored,
+                    approval_status=ApprovalStatus.auto_approved,
+                    approved_at=sa.func.now(),
+                    approved_by=None,
+                    supporting_count=c.supporting_count + 1,
+                    priority_score=c.priority_score + weight,
+                )
+                .returning(*returning)
+            )
+        ).one_or_none()
+        if took_over is not None:
+            return FaqCandidateRef(id=took_over.id, approval_status=took_over.approval_status)
+        row = (
+            await session.execute(
+                sa.insert(candidates)
+                .values(
+                    **authored,
+                    query_id=payload.query_id,
+                    question=payload.query_text,
+                    approval_status=ApprovalStatus.auto_approved,
+                    approved_at=sa.func.now(),
+                    priority_score=weight,
+                )
+                .returning(*returning)
+            )
+        ).one()
+        return FaqCandidateRef(id=row.id, approval_status=row.approval_status)
+
+    insert = pg_insert(candidates).values(
+        **authored,
+        query_id=payload.query_id,
+        question=payload.query_text,
+        approval_status=ApprovalStatus.pending,
+        priority_score=weight,
+    )
+    excluded = insert.excluded
+    more_trusted = excluded.expert_trust_score > c.expert_trust_score
+    upsert = insert.on_conflict_do_update(
+        index_elements=[c.query_id],
+        index_where=c.approval_status == ApprovalStatus.pending,
+        set_={
+            "supporting_count": c.supporting_count + 1,
+            "priority_score": c.priority_score + excluded.priority_score,
+            **{name: sa.case((more_trusted, excluded[name]), else_=c[name]) for name in authored},
+        },
+    ).returning(*returning)
+    row = (await session.execute(upsert)).one()
+    return FaqCandidateRef(id=row.id, approval_status=row.approval_status)
+
+
+async def list_expert_feedback(
+    session: AsyncSession, expert_id: uuid.UUID, page: Pagination, *, days: int
+) -> Page[ExpertFeedbackRead]:
+    """The expert's reviews of the last `days` days, newest first."""
+    r = reviews.c
+    exists = await session.scalar(sa.select(profiles.c.id).where(profiles.c.id == expert_id))
+    if exists is None:
+        raise UnknownExpert(f"No expert profile {expert_id}.")
+    where: list[Any] = [
+        r.expert_id == expert_id,
+        r.created_at >= sa.func.now() - sa.func.make_interval(0, 0, 0, days),
+    ]
+    if page.cursor is not None:
+        try:
+            if len(page.cursor) != 2:
+                raise ValueError("cursor")
+            last_at = dt.datetime.fromisoformat(str(page.cursor[0]))
+            last_id = uuid.UUID(str(page.cursor[1]))
+        except (TypeError, ValueError) as exc:
+            raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+        where += [r.created_at <= last_at, sa.tuple_(r.created_at, r.id) < (last_at, last_id)]
+    stmt = (
+        sa.select(reviews)
+        .where(*where)
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(page.limit + 1)
+    )
+    rows = (await session.execute(stmt)).mappings().all()
+    items = [ExpertFeedbackRead.model_validate(dict(row)) for row in rows[: page.limit]]
+    next_cursor = (
+        encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
+        if len(rows) > page.limit
+        else None
+    )
+    return Page[ExpertFeedbackRead](items=items, next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- approval queue
+
+
+async def list_candidates(
+    session: AsyncSession, page: Pagination, *, status: ApprovalStatus
+) -> Page[FaqCandidateRead]:
+    """Candidates with `status`, highest priority first (ties by id)."""
+    c = candidates.c
+    where = [c.approval_status == status, *_keyset_desc(c.priority_score, c.id, page.cursor)]
+    stmt = (
+        sa.select(candidates)
+        .where(*where)
+        .order_by(c.priority_score.desc(), c.id.asc())
+        .limit(page.limit + 1)
+    )
+    rows = (await session.execute(stmt)).mappings().all()
+    items = [FaqCandidateRead.model_validate(dict(row)) for row in rows[: page.limit]]
+    next_cursor = (
+        encode_cursor([items[-1].priority_score, str(items[-1].id)])
+        if len(rows) > page.limit
+        else None
+    )
+    return Page[FaqCandidateRead](items=items, next_cursor=next_cursor)
+
+
+async def _decide(
+    session: AsyncSession,
+    candidate_id: uuid.UUID,
+    *,
+    status: ApprovalStatus,
+    admin_user_id: int | None,
+    reason: str | None = None,
+) -> FaqCandidateRead:
+    c = candidates.c
+    stmt = (
+        sa.update(candidates)
+        .where(c.id == candidate_id, c.approval_status == ApprovalStatus.pending)
+        .values(
+            approval_status=status,
+            approved_by=admin_user_id,
+            approved_at=sa.func.now(),
+            rejection_reason=reason,
+        )
+        .returning(*candidates.c)
+    )
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    if row is None:
+        current = await session.scalar(sa.select(c.approval_status).where(c.id == candidate_id))
+        if current is None:
+            raise UnknownCandidate(f"No FAQ candidate {candidate_id}.")
+        raise CandidateNotPending(f"The candidate is already {current.value}.")
+    if row["expert_id"] is not None:
+        p = profiles.c
+        evidence = (
+            _evidence_values(approved=p.approved_count + 1)
+            if status is ApprovalStatus.approved
+            else _evidence_values(rejected=p.rejected_count + 1)
+        )
+        await session.execute(
+            sa.update(profiles).where(p.id == row["expert_id"]).values(**evidence)
+        )
+    return FaqCandidateRead.model_validate(dict(row))
+
+
+async def approve_candidate(
+    session: AsyncSession, *, candidate_id: uuid.UUID, admin_user_id: int | None
+) -> FaqCandidateRead:
+    """Approve a pending candidate (409 otherwise); its author's trust rises."""
+    return await _decide(
+        session, candidate_id, status=ApprovalStatus.approved, admin_user_id=admin_user_id
+    )
+
+
+async def reject_candidate(
+    session: AsyncSession, *, candidate_id: uuid.UUID, admin_user_id: int | None, reason: str
+) -> FaqCandidateRead:
+    """Reject a pending candidate with a reason (409 otherwise); its author's trust falls."""
+    return await _decide(
+        session,
+        candidate_id,
+        status=ApprovalStatus.rejected,
+        admin_user_id=admin_user_id,
+        reason=reason,
+    )
+
+
+# ---------------------------------------------------------------- analytics
+
+
+async def expert_analytics(
+    session: AsyncSession, window: TimeWindow, *, top: int = LEADERBOARD_DEFAULT
+) -> ExpertAnalytics:
+    """Leaderboard of active experts by trust, reviews by type and category in the window
+    (default: the last 30 days), and candidates by status."""
+    p, r, c = profiles.c, reviews.c, candidates.c
+    leaders = (
+        await session.execute(
+            sa.select(
+                p.id,
+                p.user_id,
+                p.trust_score,
+                p.feedback_count,
+                p.feedback_accuracy_rate.label("accuracy_rate"),
+                p.average_response_time_seconds,
+                p.approved_count,
+                p.rejected_count,
+                p.is_verified,
+            )
+            .where(p.is_active.is_(True))
+            .order_by(p.trust_score.desc(), p.id.asc())
+            .limit(top)
+        )
+    ).mappings()
+    experts = [LeaderboardEntry.model_validate(dict(row)) for row in leaders]
+
+    start = window.start
+    if start is None and window.end is None:
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=ANALYTICS_DEFAULT_DAYS)
+    in_window: list[Any] = []
+    if start is not None:
+        in_window.append(r.created_at >= start)
+    if window.end is not None:
+        in_window.append(r.created_at < window.end)
+    by_type_cols = [
+        sa.func.count().filter(r.feedback_type == t).label(t.value) for t in FeedbackType
+    ]
+    by_category_cols = [
+        sa.func.count().filter(r.category == k).label(k.value) for k in ItalianFeedbackCategory
+    ]
+    counts = (
+        (await session.execute(sa.select(*by_type_cols, *by_category_cols).where(*in_window)))
+        .mappings()
+        .one()
+    )
+    by_status = (
+        (
+            await session.execute(
+                sa.select(
+                    *[
+                        sa.func.count().filter(c.approval_status == s).label(s.value)
+                        for s in ApprovalStatus
+                    ]
+                )
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return ExpertAnalytics(
+        experts=experts,
+        feedback_by_type={t.value: counts[t.value] for t in FeedbackType},
+        feedback_by_category={k.value: counts[k.value] for k in ItalianFeedbackCategory},
+        candidates_by_status={s.value: by_status[s.value] for s in ApprovalStatus},
+        window_start=start,
+        window_end=window.end,
+    )

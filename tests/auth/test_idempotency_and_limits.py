@@ -1,0 +1,228 @@
+"""Behaviour that needs real commits: Idempotency-Key replay and races, rate limits,
+revocation reaching a cached key, last_used_at bookkeeping, the keys CLI."""
+
+import asyncio
+import json
+import random
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.auth import service as auth_service
+from app.auth.dependencies import IngestOrAdmin
+from app.auth.models import Scope
+from app.db import SessionDep
+from app.main import create_app
+from app.transaction import TransactionalRoute
+from app.users.service import register_user
+from tests.conftest import bearer, make_settings
+
+
+class Register(BaseModel):
+    user_id: int
+
+
+# A route that writes one row per call, to observe what Idempotency-Key prevents.
+probe = APIRouter(route_class=TransactionalRoute)
+
+
+@probe.post("/api/v1/_probe/users", status_code=201)
+async def register(
+    payload: Register, principal: IngestOrAdmin, session: SessionDep, request: Request
+) -> dict[str, object]:
+    await register_user(session, payload.user_id)
+    await asyncio.sleep(0.05)  # widen the race window
+    return {"user_id": payload.user_id, "nonce": random.random()}
+
+
+async def _new_key(app, scope: Scope = Scope.ingest) -> str:
+    async with AsyncSession(app.state.engine) as session:
+        _, token = await auth_service.create_key(session, scope=scope)
+        await session.commit()
+    return token
+
+
+@pytest.fixture
+async def live(databases):
+    """An app with real commits, the probe route, and fast key-cache expiry."""
+    url = await databases.migrated()
+    app = create_app(make_settings(url, api_key_cache_seconds=0.2))
+    app.include_router(probe)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield app, http
+
+
+async def _count_users(app, user_id: int) -> int:
+    async with app.state.engine.connect() as conn:
+        return int(
+            await conn.scalar(sa.text("SELECT count(*) FROM users WHERE id = :i"), {"i": user_id})
+        )
+
+
+async def test_same_key_same_body_replays_first_response(live) -> None:
+    app, http = live
+    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "k-1"}
+    first = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 501})
+    second = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 501})
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content  # the nonce proves nothing ran again
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await _count_users(app, 501) == 1
+
+
+async def test_same_key_different_body_is_409(live) -> None:
+    app, http = live
+    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "k-2"}
+    await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 502})
+    other = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 503})
+    assert other.status_code == 409
+    assert await _count_users(app, 503) == 0
+
+
+async def test_failed_request_does_not_burn_the_key(live) -> None:
+    app, http = live
+    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "k-3"}
+    bad = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": "x"})
+    assert bad.status_code == 422
+    # Nothing was stored for the failed attempt: the client may fix the body, same key.
+    fixed = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 504})
+    assert fixed.status_code == 201
+    assert await _count_users(app, 504) == 1
+
+
+async def test_keys_are_per_credential(live) -> None:
+    app, http = live
+    body = {"user_id": 505}
+    a = await http.post(
+        "/api/v1/_probe/users",
+        headers={**bearer(await _new_key(app)), "Idempotency-Key": "s"},
+        json=body,
+    )
+    b = await http.post(
+        "/api/v1/_probe/users",
+        headers={**bearer(await _new_key(app)), "Idempotency-Key": "s"},
+        json=body,
+    )
+    assert a.status_code == b.status_code == 201
+    assert a.json()["nonce"] != b.json()["nonce"]
+
+
+async def test_concurrent_requests_with_one_key_write_once(live) -> None:
+    app, http = live
+    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "race"}
+    responses = await asyncio.gather(
+        *(
+            http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 506})
+            for _ in range(8)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}
+    created = [r for r in responses if r.status_code == 201]
+    assert len({r.content for r in created}) == 1  # one creation, the rest replays
+    assert await _count_users(app, 506) == 1
+
+
+async def test_rate_limit_429_with_retry_after(databases) -> None:
+    url = await databases.migrated()
+    app = create_app(make_settings(url, rate_limit_per_minute=2))
+    async with app.router.lifespan_context(app):
+        key = await _new_key(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            codes = []
+            for _ in range(3):
+                r = await http.post(
+                    "/api/v1/feedback-tokens", headers=bearer(key), json={"conversation_id": "c"}
+                )
+                codes.append(r.status_code)
+            other = await http.post(
+                "/api/v1/feedback-tokens",
+                headers=bearer(await _new_key(app)),
+                json={"conversation_id": "c"},
+            )
+    assert codes == [201, 201, 429]
+    assert int(r.headers["retry-after"]) >= 1
+    assert other.status_code == 201  # limits are per key
+
+
+async def test_revocation_reaches_a_cached_key_within_its_lifetime(live) -> None:
+    app, http = live
+    key = await _new_key(app)
+    body = {"conversation_id": "c"}
+    assert (await http.post("/api/v1/feedback-tokens", headers=bearer(key), json=body)).is_success
+    async with AsyncSession(app.state.engine) as session:
+        await auth_service.revoke_key(session, key.split("_")[1])
+        await session.commit()
+    await asyncio.sleep(0.3)  # the key cache lifetime in this app is 0.2 s
+    response = await http.post("/api/v1/feedback-tokens", headers=bearer(key), json=body)
+    assert response.status_code == 401
+
+
+async def test_last_used_at_is_recorded_off_the_request_path(live) -> None:
+    app, http = live
+    key = await _new_key(app)
+    await http.post("/api/v1/feedback-tokens", headers=bearer(key), json={"conversation_id": "c"})
+    await asyncio.gather(*app.state.auth.background)
+    async with app.state.engine.connect() as conn:
+        used = await conn.scalar(
+            sa.text("SELECT last_used_at FROM api_keys WHERE public_id = :p"),
+            {"p": key.split("_")[1]},
+        )
+    assert used is not None
+
+
+async def test_keys_cli_create_list_revoke(databases, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.config import get_settings
+
+    url = await databases.migrated()
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    try:
+        created = await asyncio.to_thread(
+            invoke, "keys", "create", "--scope", "ingest", "--name", "gateway", "--json"
+        )
+        assert created.exit_code == 0, created.output
+        key = json.loads(created.output)
+        assert key["key"].startswith("fbk_")
+        listed = await asyncio.to_thread(invoke, "keys", "list", "--json")
+        rows = json.loads(listed.output)
+        assert [r["public_id"] for r in rows] == [key["public_id"]]
+        assert key["key"] not in listed.output
+        revoked = await asyncio.to_thread(invoke, "keys", "revoke", key["id"])
+        assert revoked.exit_code == 0
+        missing = await asyncio.to_thread(runner.invoke, cli, ["keys", "revoke", "nope"])
+        assert missing.exit_code == 1
+    finally:
+        get_settings.cache_clear()
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.connect() as conn:
+        revoked_at = await conn.scalar(sa.text("SELECT revoked_at FROM api_keys"))
+    await engine.dispose()
+    assert revoked_at is not None
+
+
+async def test_first_start_prints_one_admin_key(databases, monkeypatch, capsys) -> None:
+    from app.auth.bootstrap import print_first_admin_key
+
+    url = await databases.migrated()
+    await print_first_admin_key(url)
+    first = capsys.readouterr().out
+    assert "fbk_" in first
+    await print_first_admin_key(url)
+    assert "fbk_" not in capsys.readouterr().out

@@ -115,7 +115,7 @@ class VoteHistoryItem(BaseModel):
     id: uuid.UUID
     vote: VoteDirection
     reasons: list[str]
-    comment: str | None
+    comment: str | None = None
     created_at: dt.datetime
     query_id: uuid.UUID | None = None
     user_id: int | None = None

@@ -237,3 +237,14 @@ async def test_cors_allows_only_listed_origins(database_url) -> None:
         )
     assert ok.headers["access-control-allow-origin"] == "https://chat.example"
     assert "access-control-allow-origin" not in bad.headers
+
+
+async def test_idempotency_key_replays_on_a_nested_api_route(client, ingest_headers) -> None:
+    headers = {**ingest_headers, "Idempotency-Key": "mint-once"}
+    first = await client.post(TOKENS, headers=headers, json={"conversation_id": "c"})
+    again = await client.post(TOKENS, headers=headers, json={"conversation_id": "c"})
+    other = await client.post(TOKENS, headers=headers, json={"conversation_id": "d"})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert other.status_code == 409

@@ -470,7 +470,8 @@ async def _propose_candidate(
     more_trusted = excluded.expert_trust_score > c.expert_trust_score
     upsert = insert.on_conflict_do_update(
         index_elements=[c.query_id],
-        index_where=c.approval_status == ApprovalStatus.pending,
+        # A literal predicate: a bound parameter here defeats arbiter-index inference.
+        index_where=sa.text("approval_status = 'pending'"),
         set_={
             "supporting_count": c.supporting_count + 1,
             "priority_score": c.priority_score + excluded.priority_score,

@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.auth.dependencies import Admin, CacheRater, IngestOrAdmin
 from app.cache import service
 from app.cache.flagging import FlagRule
+from app.cache.models import CacheEntryStatus
 from app.cache.schemas import (
     CacheAnalytics,
     CacheEntryRead,
@@ -15,7 +16,7 @@ from app.cache.schemas import (
     CacheFeedbackCreated,
 )
 from app.db import SessionDep
-from app.query_params import TimeWindowDep
+from app.query_params import Page, PaginationDep, TimeWindowDep
 from app.schemas import CacheKey
 from app.transaction import TransactionalRoute
 
@@ -41,6 +42,20 @@ async def upsert_cache_entry(
     if not inserted:
         response.status_code = status.HTTP_200_OK
     return await service.get_entry(session, cache_key)
+
+
+@router.get("/cache/entries", status_code=status.HTTP_200_OK, response_model=Page[CacheEntryRead])
+async def list_cache_entries(
+    principal: IngestOrAdmin,
+    session: SessionDep,
+    page: PaginationDep,
+    entry_status: Annotated[
+        CacheEntryStatus | None,
+        Query(alias="status", description="Only entries with this status, e.g. `flagged`."),
+    ] = None,
+) -> Page[CacheEntryRead]:
+    """Entries newest first; `?status=flagged` lists the ones the gateway should evict."""
+    return await service.list_entries(session, page, status=entry_status)
 
 
 @router.get(

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cache.flagging import GOOD_RATING, FlagRule
 from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
 from app.cache.schemas import CacheAnalytics, CacheEntryRead, CacheEntryUpsert, CacheFeedbackCreate
-from app.errors import NotFound
-from app.query_params import TimeWindow
+from app.errors import NotFound, UnprocessableEntity
+from app.query_params import Page, Pagination, TimeWindow, encode_cursor
 from app.users.service import register_user
 
 entries = CacheEntry.__table__  # type: ignore[attr-defined]
@@ -73,8 +73,8 @@ async def upsert_entry(session: AsyncSession, payload: CacheEntryUpsert) -> tupl
     return bool(inserted), payload.cache_key
 
 
-async def get_entry(session: AsyncSession, cache_key: str) -> CacheEntryRead:
-    """The entry with its rating count and mean rating; 404 if unknown."""
+def _entries_with_stats() -> sa.Select[Any]:
+    """Entries joined with their rating count and mean rating."""
     stats = (
         sa.select(
             sa.func.count().label("rating_count"),
@@ -83,15 +83,50 @@ async def get_entry(session: AsyncSession, cache_key: str) -> CacheEntryRead:
         .where(feedback.c.cache_key == entries.c.cache_key)
         .lateral("stats")
     )
-    stmt = (
-        sa.select(entries, stats.c.rating_count, stats.c.avg_rating)
-        .select_from(entries.join(stats, sa.true()))
-        .where(entries.c.cache_key == cache_key)
+    return sa.select(entries, stats.c.rating_count, stats.c.avg_rating).select_from(
+        entries.join(stats, sa.true())
     )
+
+
+async def get_entry(session: AsyncSession, cache_key: str) -> CacheEntryRead:
+    """The entry with its rating count and mean rating; 404 if unknown."""
+    stmt = _entries_with_stats().where(entries.c.cache_key == cache_key)
     row = (await session.execute(stmt)).mappings().one_or_none()
     if row is None:
         raise _unknown(cache_key)
     return CacheEntryRead.model_validate(dict(row))
+
+
+async def list_entries(
+    session: AsyncSession, page: Pagination, *, status: CacheEntryStatus | None
+) -> Page[CacheEntryRead]:
+    """Entries newest first, optionally only those with `status` (e.g. flagged ones to evict)."""
+    where: list[Any] = []
+    if status is not None:
+        where.append(entries.c.status == status)
+    if page.cursor is not None:
+        try:
+            if len(page.cursor) != 2:
+                raise ValueError("cursor")
+            last_at = dt.datetime.fromisoformat(str(page.cursor[0]))
+            last_key = str(page.cursor[1])
+        except (TypeError, ValueError) as exc:
+            raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+        where.append(sa.tuple_(entries.c.created_at, entries.c.cache_key) < (last_at, last_key))
+    stmt = (
+        _entries_with_stats()
+        .where(*where)
+        .order_by(entries.c.created_at.desc(), entries.c.cache_key.desc())
+        .limit(page.limit + 1)
+    )
+    rows = (await session.execute(stmt)).mappings().all()
+    items = [CacheEntryRead.model_validate(dict(row)) for row in rows[: page.limit]]
+    next_cursor = (
+        encode_cursor([items[-1].created_at.isoformat(), items[-1].cache_key])
+        if len(rows) > page.limit
+        else None
+    )
+    return Page[CacheEntryRead](items=items, next_cursor=next_cursor)
 
 
 async def record_hit(session: AsyncSession, cache_key: str) -> None:

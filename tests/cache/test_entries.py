@@ -246,3 +246,45 @@ async def test_sql_delete_cascades_to_feedback(
     assert orphans == 0
     assert await db.scalar(sa.text("SELECT count(*) FROM cache_feedback")) == 0
     assert await db.scalar(sa.text("SELECT count(*) FROM cache_hit_days")) == 0
+
+
+async def test_list_entries_pages_newest_first_and_filters_by_status(
+    client: httpx.AsyncClient, ingest_headers: dict[str, str], db: AsyncSession
+) -> None:
+    for i in range(5):
+        await db.execute(
+            sa.text(
+                "INSERT INTO response_cache (cache_key, provider, model, cost_usd, created_at,"
+                " status) VALUES (:k, 'p', 'm', 0, :t, CAST(:s AS cache_entry_status))"
+            ),
+            {
+                "k": f"e{i}",
+                "t": dt.datetime(2026, 1, 1, i, tzinfo=dt.UTC),
+                "s": "flagged" if i % 2 == 0 else "active",
+            },
+        )
+    await db.commit()
+
+    first = await client.get(ENTRIES, params={"limit": 2}, headers=ingest_headers)
+    assert first.status_code == 200
+    assert [e["cache_key"] for e in first.json()["items"]] == ["e4", "e3"]
+    cursor = first.json()["next_cursor"]
+    second = await client.get(
+        ENTRIES, params={"limit": 2, "cursor": cursor}, headers=ingest_headers
+    )
+    assert [e["cache_key"] for e in second.json()["items"]] == ["e2", "e1"]
+    third = await client.get(
+        ENTRIES, params={"limit": 2, "cursor": second.json()["next_cursor"]}, headers=ingest_headers
+    )
+    assert [e["cache_key"] for e in third.json()["items"]] == ["e0"]
+    assert third.json()["next_cursor"] is None
+
+    flagged = await client.get(ENTRIES, params={"status": "flagged"}, headers=ingest_headers)
+    assert [e["cache_key"] for e in flagged.json()["items"]] == ["e4", "e2", "e0"]
+    assert all(e["status"] == "flagged" for e in flagged.json()["items"])
+
+    bad = await client.get(ENTRIES, params={"status": "evil"}, headers=ingest_headers)
+    assert bad.status_code == 422
+    bad_cursor = await client.get(ENTRIES, params={"cursor": "bm9wZQ"}, headers=ingest_headers)
+    assert bad_cursor.status_code == 422
+    assert (await client.get(ENTRIES)).status_code == 401

@@ -31,6 +31,7 @@ from app.transaction import TransactionalRoute
 router = APIRouter(tags=["routing"], route_class=TransactionalRoute)
 
 ESTIMATE_DESCRIPTION = f"""
+
 Per candidate (provider, model) in the scope, from its `n` feedback quality scores with
 mean `x̄` and population variance `s²`, and the scope's mean `μ0` over all its feedback
 (0.5 when it has none):

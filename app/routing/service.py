@@ -144,7 +144,10 @@ async def record_metrics(
     stored with a different body raises `RequestIdConflict` (the route rolls back)."""
     unique = _dedupe(metrics)
     await _register_users(session, {m.user_id for m in unique if m.user_id is not None})
-    inserted = await session.execute(_insert_metrics_statement(unique))
+    # Rows go in request_id order, so two batches sharing request_ids wait for each other
+    # on the unique index in the same order instead of deadlocking.
+    ordered = sorted(unique, key=lambda m: m.request_id)
+    inserted = await session.execute(_insert_metrics_statement(ordered))
     stored: dict[str, StoredMetricRow] = {
         row.request_id: StoredMetricRow(
             id=row.id,

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.auth.router import router as auth_router
 from app.cache.router import router as cache_router
 from app.experts.router import router as experts_router
+from app.privacy.router import router as privacy_router
 from app.routing.router import router as routing_router
 from app.votes.router import router as votes_router
 
@@ -14,3 +15,4 @@ api_router.include_router(votes_router)
 api_router.include_router(routing_router)
 api_router.include_router(cache_router)
 api_router.include_router(experts_router)
+api_router.include_router(privacy_router)

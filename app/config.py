@@ -56,6 +56,36 @@ class Settings(BaseSettings):
     cache_flag_min_ratings: int = Field(default=5, ge=1)
     cache_flag_good_share_upper_bound: float = Field(default=0.5, gt=0, lt=1)
 
+    analytics_database_url: str | None = Field(
+        default=None,
+        description="Optional read replica for the export (and analytics) endpoints; "
+        "unset: the primary DATABASE_URL.",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=25,
+        ge=1,
+        description="On SIGTERM, how long in-flight requests may take to finish before exit.",
+    )
+    retention_votes_days: int = Field(
+        default=730, ge=1, description="`purge` default: votes older than this go."
+    )
+    retention_routing_metrics_days: int = Field(
+        default=365,
+        ge=1,
+        description="`purge` default for routing metrics (their routing feedback goes with them).",
+    )
+    retention_routing_feedback_days: int = Field(
+        default=365, ge=1, description="`purge` default for routing feedback."
+    )
+    retention_cache_feedback_days: int = Field(
+        default=365, ge=1, description="`purge` default for cache ratings."
+    )
+    retention_expert_feedback_days: int = Field(
+        default=1825,
+        ge=1,
+        description="`purge` default for expert reviews (approved FAQ entries keep their text).",
+    )
+
     @property
     def embedded(self) -> bool:
         """True when no external database is configured and we run our own."""

@@ -22,6 +22,7 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
+from app.observability import install_observability
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings, url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # Export (and analytics that adopt it) read from the replica when one is configured.
+        app.state.analytics_engine = (
+            create_engine(settings, settings.analytics_database_url)
+            if settings.analytics_database_url
+            else engine
+        )
         app.state.auth = AuthState(
             signer=TokenSigner(load_secret(settings)),
             key_cache=KeyCache(settings.api_key_cache_seconds),
@@ -70,6 +77,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            # Graceful shutdown: uvicorn has drained in-flight requests; let pending
+            # bookkeeping writes (key last_used_at) finish before the pool closes.
+            pending = app.state.auth.background
+            if pending:
+                await asyncio.wait(set(pending), timeout=5)
+            if app.state.analytics_engine is not engine:
+                await app.state.analytics_engine.dispose()
             await engine.dispose()
             if settings.embedded:
                 # uvicorn re-raises SIGTERM after shutdown, so atexit would never run.
@@ -94,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router)
+    install_observability(app, settings)
     return app
 
 

@@ -1,0 +1,1 @@
+"""Privacy: erasure of one user's data, and streamed exports of the datasets."""

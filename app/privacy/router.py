@@ -1,0 +1,88 @@
+"""HTTP routes of privacy: erase a user, export a dataset (admin only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.dependencies import Admin
+from app.db import SessionDep
+from app.privacy import service
+from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
+from app.query_params import TimeWindowDep
+from app.transaction import TransactionalRoute
+
+router = APIRouter(tags=["privacy"], route_class=TransactionalRoute)
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown, revoked or expired credential (problem+json)."},
+    403: {"description": "Valid credential without the right to this route (problem+json)."},
+}
+
+
+@router.delete(
+    "/users/{user_id}",
+    status_code=status.HTTP_200_OK,
+    response_model=ErasureResult,
+    responses={**_AUTH_ERRORS, 404: {"description": "No such user (problem+json)."}},
+    description="Erase one user's data across every table.\n\n" + service.ERASURE_POLICY,
+)
+async def erase_user(
+    user_id: Annotated[int, Path(ge=-(2**63), le=2**63 - 1, description="Platform user id.")],
+    principal: Admin,
+    session: SessionDep,
+) -> ErasureResult:
+    """Erase one user's data across every table."""
+    return await service.erase_user(session, user_id)
+
+
+def analytics_engine(request: Request) -> AsyncEngine:
+    """The read replica's engine when ANALYTICS_DATABASE_URL is set, else the primary's."""
+    engine: AsyncEngine = getattr(request.app.state, "analytics_engine", None) or (
+        request.app.state.engine
+    )
+    return engine
+
+
+@router.get(
+    "/export/{dataset}",
+    status_code=status.HTTP_200_OK,
+    response_class=StreamingResponse,
+    responses={
+        **_AUTH_ERRORS,
+        200: {
+            "description": "The rows, oldest first: CSV with a header row, or one JSON object "
+            "per line. Timestamps ISO-8601 UTC; arrays as JSON (in CSV cells too).",
+            "content": {"text/csv": {}, "application/x-ndjson": {}},
+        },
+        422: {"description": "Unknown dataset or format, or a bad time window (problem+json)."},
+    },
+)
+async def export_dataset(
+    request: Request,
+    dataset: Dataset,
+    principal: Admin,
+    window: TimeWindowDep,
+    format: Annotated[ExportFormat, Query(description="csv (default) or ndjson.")] = (
+        ExportFormat.csv
+    ),
+) -> StreamingResponse:
+    """Stream one dataset (rows created in `[from, to)`) from a server-side cursor."""
+    # The request's session is closed as soon as this returns, before the body is sent:
+    # the generator opens its own connection (on the read replica when configured).
+    body = service.export_bytes(
+        analytics_engine(request), dataset, fmt=format, start=window.start, end=window.end
+    )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        body,
+        media_type=service.MEDIA_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{dataset.value}-{stamp}.{format.value}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,305 @@
+"""Erasure of one user's data (one transaction), and the streamed export of a dataset that
+both `GET /api/v1/export/{dataset}` and `feedback-service export` use."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import enum
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (every table is in the metadata)
+from app.errors import NotFound
+from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+class UnknownUser(NotFound): ...
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+ERASURE_POLICY = """\
+In one transaction, for user `user_id`:
+
+- **votes**: deleted when cast by that user id, or carrying any e-mail address that user
+  ever gave with a vote (also votes sent with that e-mail but no user id).
+- **routing_feedback**, **cache_feedback**: the user's rows are deleted (with their comments).
+- **routing_metrics**: kept for cost and latency statistics, *anonymised*: `user_id` and
+  `session_id` set to NULL on the user's rows and on any row sharing one of the user's
+  session ids.
+- **expert profile** (if the user is an expert): the profile, its reviews
+  (`expert_feedback`) and its expert API keys are deleted. FAQ candidates built from
+  those reviews: approved (or auto-approved) ones keep their question and answer with
+  `expert_id` and `source_feedback_id` set to NULL; pending and rejected ones are deleted.
+- **expert_faq_candidates.approved_by**, **api_keys.user_id**: set to NULL where they name the
+  user (the decisions and the keys stay).
+- **idempotency_keys**: stored responses that mention the user id or one of the e-mails are
+  deleted (a retry with that key then runs again instead of replaying).
+- **users**: the row is deleted last.
+
+`deleted` counts removed rows per table; `anonymised` counts rows kept with the user's
+identifiers cleared. Unknown user → 404.
+"""
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
+
+
+async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
+    """Remove or anonymise every row that identifies `user_id` (see ERASURE_POLICY)."""
+
+    async def run(sql: str, **params: Any) -> int:
+        return _rowcount(await session.execute(sa.text(sql), params))
+
+    found = await session.scalar(
+        sa.text("SELECT id FROM users WHERE id = :uid FOR UPDATE"), {"uid": user_id}
+    )
+    if found is None:
+        raise UnknownUser(f"No data for user {user_id}.")
+    uid = {"uid": user_id}
+    emails = list(
+        (
+            await session.scalars(
+                sa.text(
+                    "SELECT DISTINCT lower(email) FROM votes "
+                    "WHERE user_id = :uid AND email IS NOT NULL"
+                ),
+                uid,
+            )
+        ).all()
+    )
+    sessions = list(
+        (
+            await session.scalars(
+                sa.text(
+                    "SELECT session_id FROM routing_metrics WHERE user_id = :uid "
+                    "AND session_id IS NOT NULL UNION "
+                    "SELECT session_id FROM routing_feedback WHERE user_id = :uid "
+                    "AND session_id IS NOT NULL"
+                ),
+                uid,
+            )
+        ).all()
+    )
+    deleted: dict[str, int] = {}
+    anonymised: dict[str, int] = {}
+
+    deleted["votes"] = await run(
+        "DELETE FROM votes WHERE user_id = :uid OR lower(email) = ANY(CAST(:emails AS text[]))",
+        uid=user_id,
+        emails=emails,
+    )
+    deleted["routing_feedback"] = await run(
+        "DELETE FROM routing_feedback WHERE user_id = :uid", **uid
+    )
+    deleted["cache_feedback"] = await run("DELETE FROM cache_feedback WHERE user_id = :uid", **uid)
+    anonymised["routing_metrics"] = await run(
+        "UPDATE routing_metrics SET user_id = NULL, session_id = NULL "
+        "WHERE user_id = :uid OR session_id = ANY(CAST(:sessions AS text[]))",
+        uid=user_id,
+        sessions=sessions,
+    )
+    # Other users' routing feedback in the user's sessions keeps its rows, not the session id.
+    anonymised["routing_feedback"] = await run(
+        "UPDATE routing_feedback SET session_id = NULL "
+        "WHERE session_id = ANY(CAST(:sessions AS text[]))",
+        sessions=sessions,
+    )
+
+    deleted["expert_faq_candidates"] = 0
+    deleted["expert_feedback"] = 0
+    deleted["api_keys"] = 0
+    deleted["expert_profiles"] = 0
+    anonymised["expert_faq_candidates"] = 0
+    expert_id = await session.scalar(
+        sa.text("SELECT id FROM expert_profiles WHERE user_id = :uid"), uid
+    )
+    if expert_id is not None:
+        anonymised["expert_faq_candidates"] += await run(
+            "UPDATE expert_faq_candidates SET expert_id = NULL, source_feedback_id = NULL "
+            "WHERE approval_status IN ('approved', 'auto_approved') AND (expert_id = :eid "
+            "OR source_feedback_id IN (SELECT id FROM expert_feedback WHERE expert_id = :eid))",
+            eid=expert_id,
+        )
+        deleted["expert_faq_candidates"] = await run(
+            "DELETE FROM expert_faq_candidates "
+            "WHERE approval_status IN ('pending', 'rejected') AND (expert_id = :eid "
+            "OR source_feedback_id IN (SELECT id FROM expert_feedback WHERE expert_id = :eid))",
+            eid=expert_id,
+        )
+        deleted["expert_feedback"] = await run(
+            "DELETE FROM expert_feedback WHERE expert_id = :eid", eid=expert_id
+        )
+        deleted["api_keys"] = await run(
+            "DELETE FROM api_keys WHERE expert_id = :eid", eid=expert_id
+        )
+        deleted["expert_profiles"] = await run(
+            "DELETE FROM expert_profiles WHERE id = :eid", eid=expert_id
+        )
+    anonymised["expert_faq_candidates"] += await run(
+        "UPDATE expert_faq_candidates SET approved_by = NULL WHERE approved_by = :uid", **uid
+    )
+    anonymised["api_keys"] = await run(
+        "UPDATE api_keys SET user_id = NULL WHERE user_id = :uid", **uid
+    )
+    deleted["idempotency_keys"] = await run(
+        "DELETE FROM idempotency_keys WHERE response_body ~ :id_pattern "
+        "OR EXISTS (SELECT 1 FROM unnest(CAST(:emails AS text[])) AS e "
+        "WHERE strpos(lower(response_body), e) > 0)",
+        id_pattern=rf"\m{user_id}\M",
+        emails=emails,
+    )
+    deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)
+    log.info(
+        "user_erased",
+        rows_deleted=sum(deleted.values()),
+        rows_anonymised=sum(anonymised.values()),
+    )
+    return ErasureResult(deleted=deleted, anonymised=anonymised)
+
+
+# --- export -------------------------------------------------------------------------------
+
+EXPORT_TABLES: dict[Dataset, sa.Table] = {
+    dataset: SQLModel.metadata.tables[dataset.value] for dataset in Dataset
+}
+EXPORT_BATCH_ROWS = 2000
+MEDIA_TYPES = {
+    ExportFormat.csv: "text/csv; charset=utf-8",
+    ExportFormat.ndjson: "application/x-ndjson",
+}
+
+
+def _window(
+    table: sa.Table, start: dt.datetime | None, end: dt.datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(table.c.created_at >= start)
+    if end is not None:
+        conditions.append(table.c.created_at < end)
+    return conditions
+
+
+def export_statement(
+    dataset: Dataset, start: dt.datetime | None = None, end: dt.datetime | None = None
+) -> sa.Select[Any]:
+    """Every column of the dataset's table in `[start, end)`, oldest first."""
+    table = EXPORT_TABLES[dataset]
+    return (
+        sa.select(table)
+        .where(*_window(table, start, end))
+        .order_by(table.c.created_at, table.c.id)
+        .execution_options(yield_per=EXPORT_BATCH_ROWS)
+    )
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-ready value: timestamps ISO-8601 UTC, UUIDs and enums as strings."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell: empty for NULL, arrays as JSON, booleans as true/false."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return json.dumps(json_value(value), ensure_ascii=False)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return str(json_value(value))
+
+
+def encode_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: ExportFormat) -> bytes:
+    """One chunk of the export: CSV lines or NDJSON objects."""
+    if fmt is ExportFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
+        return buffer.getvalue().encode()
+    return b"".join(
+        json.dumps(
+            {c: json_value(v) for c, v in zip(columns, row, strict=True)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
+        for row in rows
+    )
+
+
+async def export_chunks(
+    engine: AsyncEngine,
+    dataset: Dataset,
+    *,
+    fmt: ExportFormat,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> AsyncIterator[tuple[bytes, int]]:
+    """(chunk, rows in it), read through a server-side cursor on a connection of its own:
+    memory stays flat whatever the size. The header row of a CSV counts as 0 rows."""
+    async with engine.connect() as conn:
+        result = await conn.stream(export_statement(dataset, start, end))
+        columns = list(result.keys())
+        if fmt is ExportFormat.csv:
+            yield encode_rows(columns, [columns], fmt), 0
+        async for rows in result.partitions():
+            yield encode_rows(columns, rows, fmt), len(rows)
+
+
+async def export_bytes(
+    engine: AsyncEngine,
+    dataset: Dataset,
+    *,
+    fmt: ExportFormat,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> AsyncIterator[bytes]:
+    """The body of `GET /api/v1/export/{dataset}`."""
+    async for chunk, _ in export_chunks(engine, dataset, fmt=fmt, start=start, end=end):
+        yield chunk
+
+
+async def count_rows(
+    engine: AsyncEngine,
+    dataset: Dataset,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> int:
+    """How many rows an export will hold (for the CLI's progress bar)."""
+    table = EXPORT_TABLES[dataset]
+    async with engine.connect() as conn:
+        total = await conn.scalar(
+            sa.select(sa.func.count()).select_from(table).where(*_window(table, start, end))
+        )
+    return int(total or 0)

@@ -288,3 +288,16 @@ async def test_list_entries_pages_newest_first_and_filters_by_status(
     bad_cursor = await client.get(ENTRIES, params={"cursor": "bm9wZQ"}, headers=ingest_headers)
     assert bad_cursor.status_code == 422
     assert (await client.get(ENTRIES)).status_code == 401
+
+
+async def test_a_retried_hit_with_the_same_idempotency_key_counts_once(
+    client: httpx.AsyncClient, ingest_headers: dict[str, str], make_entry: EntryMaker
+) -> None:
+    await make_entry("k-retry")
+    headers = {**ingest_headers, "Idempotency-Key": "hit-0001"}
+    first = await client.post(f"{ENTRIES}/k-retry/hits", headers=headers)
+    again = await client.post(f"{ENTRIES}/k-retry/hits", headers=headers)
+    assert (first.status_code, again.status_code) == (204, 204)
+    assert again.headers.get("idempotent-replayed") == "true"
+    entry = (await client.get(f"{ENTRIES}/k-retry", headers=ingest_headers)).json()
+    assert entry["hit_count"] == 1

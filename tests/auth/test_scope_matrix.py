@@ -1,0 +1,115 @@
+"""Each /api/v1 operation by each kind of credential → allowed (anything but 401/403) or 403.
+
+The table is api.md's "auth" column; a route missing from it fails the test, so every new
+route must declare who may call it."""
+
+import uuid
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from app.auth.models import Scope
+from app.main import create_app
+from tests.auth.test_route_protection import api_routes
+from tests.conftest import bearer
+
+INGEST, EXPERT, ADMIN, CONV_TOKEN, CACHE_TOKEN = "ingest", "expert", "admin", "conv", "cache"
+ALL = (INGEST, EXPERT, ADMIN, CONV_TOKEN, CACHE_TOKEN)
+KEYS = {ADMIN, INGEST}
+
+EXPECTED: dict[tuple[str, str], set[str]] = {
+    ("POST", "/api/v1/feedback-tokens"): KEYS,
+    ("POST", "/api/v1/feedback"): KEYS | {CONV_TOKEN},
+    ("GET", "/api/v1/conversations/{conversation_id}/votes"): {ADMIN},
+    ("GET", "/api/v1/analytics/votes"): {ADMIN},
+    ("POST", "/api/v1/routing/metrics"): KEYS,
+    ("POST", "/api/v1/routing/feedback"): KEYS,
+    ("GET", "/api/v1/analytics/routing"): {ADMIN},
+    ("GET", "/api/v1/routing/recommendations"): KEYS,
+    ("GET", "/api/v1/analytics/routing/regret"): {ADMIN},
+    ("POST", "/api/v1/cache/entries"): KEYS,
+    ("GET", "/api/v1/cache/entries"): KEYS,
+    ("GET", "/api/v1/cache/entries/{cache_key}"): KEYS,
+    ("DELETE", "/api/v1/cache/entries/{cache_key}"): KEYS,
+    ("POST", "/api/v1/cache/entries/{cache_key}/hits"): KEYS,
+    ("POST", "/api/v1/cache/entries/{cache_key}/feedback"): KEYS | {CACHE_TOKEN},
+    ("POST", "/api/v1/cache/entries/{cache_key}/unflag"): {ADMIN},
+    ("GET", "/api/v1/analytics/cache"): {ADMIN},
+    ("POST", "/api/v1/experts"): {ADMIN},
+    ("GET", "/api/v1/experts"): {ADMIN},
+    ("GET", "/api/v1/experts/{expert_id}"): {ADMIN},
+    ("PATCH", "/api/v1/experts/{expert_id}"): {ADMIN},
+    ("POST", "/api/v1/experts/{expert_id}/keys"): {ADMIN},
+    ("POST", "/api/v1/expert-feedback"): {ADMIN, EXPERT},
+    ("GET", "/api/v1/experts/{expert_id}/feedback"): {ADMIN},
+    ("GET", "/api/v1/faq-candidates"): {ADMIN},
+    ("POST", "/api/v1/faq-candidates/{candidate_id}/approve"): {ADMIN},
+    ("POST", "/api/v1/faq-candidates/{candidate_id}/reject"): {ADMIN},
+    ("GET", "/api/v1/analytics/experts"): {ADMIN},
+    ("DELETE", "/api/v1/users/{user_id}"): {ADMIN},
+    ("GET", "/api/v1/export/{dataset}"): {ADMIN},
+}
+
+PATH_VALUES = {
+    "conversation_id": "conv-matrix",
+    "cache_key": "cache-matrix",
+    "expert_id": str(uuid.uuid4()),
+    "candidate_id": str(uuid.uuid4()),
+    "user_id": "987654321",
+    "dataset": "votes",
+}
+
+
+def _operations() -> list[tuple[str, str]]:
+    return sorted(
+        (method, r.path or "") for r in api_routes(create_app()) for method in r.methods or ()
+    )
+
+
+def test_every_operation_declares_who_may_call_it() -> None:
+    assert set(_operations()) == set(EXPECTED)
+
+
+@pytest.fixture
+async def credentials(client, make_key, db, ingest_headers) -> dict[str, dict[str, str]]:
+    await db.execute(sa.text("INSERT INTO users (id) VALUES (880001)"))
+    expert_id = await db.scalar(
+        sa.text(
+            "INSERT INTO expert_profiles (user_id, is_verified) VALUES (880001, true) RETURNING id"
+        )
+    )
+    await db.commit()
+    conv = await client.post(
+        "/api/v1/feedback-tokens",
+        headers=ingest_headers,
+        json={"conversation_id": PATH_VALUES["conversation_id"]},
+    )
+    cache = await client.post(
+        "/api/v1/feedback-tokens",
+        headers=ingest_headers,
+        json={"cache_key": PATH_VALUES["cache_key"]},
+    )
+    return {
+        INGEST: ingest_headers,
+        ADMIN: bearer(await make_key(Scope.admin)),
+        EXPERT: bearer(await make_key(Scope.expert, expert_id=expert_id)),
+        CONV_TOKEN: bearer(conv.json()["token"]),
+        CACHE_TOKEN: bearer(cache.json()["token"]),
+    }
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+async def test_scope_matrix(
+    client: httpx.AsyncClient, credentials: dict[str, dict[str, str]], method: str, path: str
+) -> None:
+    url = path.format(**PATH_VALUES)
+    outcome = {}
+    for who in ALL:
+        body = {} if method in ("POST", "PATCH") else None
+        response = await client.request(method, url, headers=credentials[who], json=body)
+        outcome[who] = response.status_code
+    allowed = {who for who, code in outcome.items() if code not in (401, 403)}
+    refused = {who: code for who, code in outcome.items() if who not in allowed}
+    assert allowed == EXPECTED[(method, path)], outcome
+    assert set(refused.values()) <= {403}, outcome

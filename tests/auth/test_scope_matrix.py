@@ -106,7 +106,7 @@ async def test_scope_matrix(
     url = path.format(**PATH_VALUES)
     outcome = {}
     for who in ALL:
-        body = {} if method in ("POST", "PATCH") else None
+        body: dict[str, object] | None = {} if method in ("POST", "PATCH") else None
         response = await client.request(method, url, headers=credentials[who], json=body)
         outcome[who] = response.status_code
     allowed = {who for who, code in outcome.items() if code not in (401, 403)}

@@ -14,9 +14,6 @@ from app.routing.schemas import (
     Pattern,
     Recommendations,
     RecommendedCandidate,
-    RegretAlternative,
-    RegretItem,
-    RegretScope,
     RoutingAnalytics,
     RoutingFeedbackIn,
     RoutingFeedbackStored,
@@ -181,48 +178,4 @@ async def routing_regret(
     ] = 10,
 ) -> RoutingRegret:
     """How often the router chose a costlier model than an at-least-as-good cheaper one."""
-    scopes = await routing_service.routing_regret(session, window=window, min_samples=min_samples)
-    out: list[RegretScope] = []
-    for scope in scopes:
-        items = [
-            RegretItem(
-                provider=r.chosen.candidate.provider,
-                model=r.chosen.candidate.model,
-                requests=r.chosen.candidate.requests,
-                avg_cost=r.chosen.candidate.avg_cost or 0.0,
-                quality_lower_bound=r.chosen.estimate.lower_bound,
-                samples=r.chosen.candidate.stats.n,
-                cheaper_alternative=RegretAlternative(
-                    provider=r.alternative.candidate.provider,
-                    model=r.alternative.candidate.model,
-                    avg_cost=r.alternative.candidate.avg_cost or 0.0,
-                    quality_lower_bound=r.alternative.estimate.lower_bound,
-                    samples=r.alternative.candidate.stats.n,
-                ),
-                extra_cost_per_request=r.extra_cost_per_request,
-                extra_cost=r.extra_cost,
-            )
-            for r in scope.regrets
-        ]
-        regretted = sum(i.requests for i in items)
-        out.append(
-            RegretScope(
-                pattern=scope.pattern,
-                complexity_band=scope.band,
-                requests=scope.requests,
-                regretted_requests=regretted,
-                regret_rate=regretted / scope.requests if scope.requests else 0.0,
-                extra_cost=sum(i.extra_cost for i in items),
-                dominated=items,
-            )
-        )
-    total = sum(s.requests for s in out)
-    regretted_total = sum(s.regretted_requests for s in out)
-    return RoutingRegret(
-        min_samples=min_samples,
-        requests=total,
-        regretted_requests=regretted_total,
-        regret_rate=regretted_total / total if total else None,
-        extra_cost=sum(s.extra_cost for s in out),
-        scopes=out,
-    )
+    return await routing_service.routing_regret(session, window=window, min_samples=min_samples)

@@ -16,7 +16,15 @@ from app.errors import Conflict, NotFound, UnprocessableEntity
 from app.query_params import TimeWindow
 from app.routing import scoring
 from app.routing.models import RoutingFeedback, RoutingMetric
-from app.routing.schemas import GroupBy, RoutingFeedbackIn, RoutingMetricIn
+from app.routing.schemas import (
+    GroupBy,
+    RegretAlternative,
+    RegretItem,
+    RegretScope,
+    RoutingFeedbackIn,
+    RoutingMetricIn,
+    RoutingRegret,
+)
 from app.routing.scoring import ComplexityBand
 from app.users import service as users_service
 from app.users.models import User
@@ -361,7 +369,7 @@ class ScopeRegret:
     regrets: list[scoring.Regret]
 
 
-async def routing_regret(
+async def _regret_scopes(
     session: AsyncSession, *, window: TimeWindow, min_samples: int
 ) -> list[ScopeRegret]:
     """Per pattern and complexity band: dominated choices (see `scoring.regret`)."""
@@ -406,3 +414,54 @@ async def routing_regret(
             scopes.items(), key=lambda kv: (kv[0][0], band_order.index(ComplexityBand(kv[0][1])))
         )
     ]
+
+
+async def routing_regret(
+    session: AsyncSession, *, window: TimeWindow, min_samples: int
+) -> RoutingRegret:
+    """Regretted requests and their extra cost, per scope and in total."""
+    scopes = await _regret_scopes(session, window=window, min_samples=min_samples)
+    out: list[RegretScope] = []
+    for scope in scopes:
+        items = [
+            RegretItem(
+                provider=r.chosen.candidate.provider,
+                model=r.chosen.candidate.model,
+                requests=r.chosen.candidate.requests,
+                avg_cost=r.chosen.candidate.avg_cost or 0.0,
+                quality_lower_bound=r.chosen.estimate.lower_bound,
+                samples=r.chosen.candidate.stats.n,
+                cheaper_alternative=RegretAlternative(
+                    provider=r.alternative.candidate.provider,
+                    model=r.alternative.candidate.model,
+                    avg_cost=r.alternative.candidate.avg_cost or 0.0,
+                    quality_lower_bound=r.alternative.estimate.lower_bound,
+                    samples=r.alternative.candidate.stats.n,
+                ),
+                extra_cost_per_request=r.extra_cost_per_request,
+                extra_cost=r.extra_cost,
+            )
+            for r in scope.regrets
+        ]
+        regretted = sum(i.requests for i in items)
+        out.append(
+            RegretScope(
+                pattern=scope.pattern,
+                complexity_band=scope.band,
+                requests=scope.requests,
+                regretted_requests=regretted,
+                regret_rate=regretted / scope.requests if scope.requests else 0.0,
+                extra_cost=sum(i.extra_cost for i in items),
+                dominated=items,
+            )
+        )
+    total = sum(s.requests for s in out)
+    regretted_total = sum(s.regretted_requests for s in out)
+    return RoutingRegret(
+        min_samples=min_samples,
+        requests=total,
+        regretted_requests=regretted_total,
+        regret_rate=regretted_total / total if total else None,
+        extra_cost=sum(s.extra_cost for s in out),
+        scopes=out,
+    )

@@ -28,7 +28,7 @@ test: $(STAMP) ## Run the whole test suite on a real PostgreSQL
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy app tests alembic
+	$(BIN)/mypy app tests alembic bench
 
 fmt: $(STAMP) ## Format and autofix
 	$(BIN)/ruff format .

@@ -123,9 +123,11 @@ class RoutingMetricsBody(RootModel[RoutingMetricIn | RoutingMetricBatch]):
     def _one_shape(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> RoutingMetricsBody:
         # Validate against the one shape the body has, so an error's path is the item's
         # own (`items.3.confidence`, or `confidence`), not a union branch's name.
-        if isinstance(data, dict):
-            shape = RoutingMetricBatch if "items" in data else RoutingMetricIn
-            data = shape.model_validate(data)
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, RoutingMetricIn | RoutingMetricBatch):
+            batch = isinstance(data, dict) and "items" in data
+            data = (RoutingMetricBatch if batch else RoutingMetricIn).model_validate(data)
         result: RoutingMetricsBody = handler(data)
         return result
 

@@ -197,6 +197,10 @@ async def test_missing_required_fields_422(
     assert set(fields_of(response)) == {"strategy_used", "selected_provider", "selected_model"}
     not_an_object = await client.post(METRICS, json=[1, 2], headers=ingest_headers)
     assert not_an_object.status_code == 422
+    assert fields_of(not_an_object) == ["body"]
+    bad_items = await client.post(METRICS, json={"items": 5}, headers=ingest_headers)
+    assert bad_items.status_code == 422
+    assert fields_of(bad_items) == ["items"]
 
 
 # --- batches ----------------------------------------------------------------------------

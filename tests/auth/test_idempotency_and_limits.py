@@ -226,3 +226,26 @@ async def test_first_start_prints_one_admin_key(databases, monkeypatch, capsys) 
     assert "fbk_" in first
     await print_first_admin_key(url)
     assert "fbk_" not in capsys.readouterr().out
+
+
+async def test_expired_keys_are_forgotten_and_purged(live) -> None:
+    from app.idempotency import service as idempotency
+
+    app, http = live
+    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "old"}
+    await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 507})
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE idempotency_keys SET expires_at = now() - interval '1 s'")
+        )
+    # An expired key no longer binds its body: another body under it is a new request.
+    again = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 508})
+    assert again.status_code == 201
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE idempotency_keys SET expires_at = now() - interval '1 s'")
+        )
+    async with AsyncSession(app.state.engine) as session:
+        assert await idempotency.purge_expired(session, batch_size=1) == 1
+    async with app.state.engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM idempotency_keys")) == 0

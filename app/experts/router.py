@@ -1,7 +1,7 @@
 """HTTP routes of the experts domain (adapters: body, principal, session in; one service out)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -29,8 +29,18 @@ from app.transaction import TransactionalRoute
 
 router = APIRouter(tags=["experts"], route_class=TransactionalRoute)
 
+Responses = dict[int | str, dict[str, Any]]
+UNKNOWN_EXPERT: Responses = {404: {"description": "No expert profile with that id."}}
+UNKNOWN_CANDIDATE: Responses = {404: {"description": "No FAQ candidate with that id."}}
+NOT_PENDING: Responses = {409: {"description": "The candidate was already decided."}}
 
-@router.post("/experts", status_code=status.HTTP_201_CREATED, response_model=ExpertRead)
+
+@router.post(
+    "/experts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExpertRead,
+    responses={409: {"description": "The user already has an expert profile."}},
+)
 async def create_expert(payload: ExpertCreate, _: Admin, session: SessionDep) -> ExpertRead:
     """Create an expert profile for a platform user (one per user; a second one → 409)."""
     return await service.create_expert(session, payload)
@@ -53,13 +63,23 @@ async def list_experts(
     )
 
 
-@router.get("/experts/{expert_id}", status_code=status.HTTP_200_OK, response_model=ExpertRead)
+@router.get(
+    "/experts/{expert_id}",
+    status_code=status.HTTP_200_OK,
+    response_model=ExpertRead,
+    responses=UNKNOWN_EXPERT,
+)
 async def get_expert(expert_id: uuid.UUID, _: Admin, session: SessionDep) -> ExpertRead:
     """Read one expert profile."""
     return await service.get_expert(session, expert_id)
 
 
-@router.patch("/experts/{expert_id}", status_code=status.HTTP_200_OK, response_model=ExpertRead)
+@router.patch(
+    "/experts/{expert_id}",
+    status_code=status.HTTP_200_OK,
+    response_model=ExpertRead,
+    responses=UNKNOWN_EXPERT,
+)
 async def update_expert(
     expert_id: uuid.UUID, payload: ExpertUpdate, _: Admin, session: SessionDep
 ) -> ExpertRead:
@@ -71,6 +91,7 @@ async def update_expert(
     "/experts/{expert_id}/keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ExpertKeyCreated,
+    responses=UNKNOWN_EXPERT,
 )
 async def create_expert_key(
     expert_id: uuid.UUID,
@@ -91,6 +112,10 @@ async def create_expert_key(
     "/expert-feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=ExpertFeedbackCreated,
+    responses={
+        403: {"description": "An expert key for another profile, or an inactive expert."},
+        404: {"description": "No expert profile with that id."},
+    },
 )
 async def submit_expert_feedback(
     payload: ExpertFeedbackCreate,
@@ -111,6 +136,7 @@ async def submit_expert_feedback(
     "/experts/{expert_id}/feedback",
     status_code=status.HTTP_200_OK,
     response_model=Page[ExpertFeedbackRead],
+    responses=UNKNOWN_EXPERT,
 )
 async def list_expert_feedback(
     expert_id: uuid.UUID,
@@ -140,6 +166,7 @@ async def list_faq_candidates(
     "/faq-candidates/{candidate_id}/approve",
     status_code=status.HTTP_200_OK,
     response_model=FaqCandidateRead,
+    responses={**UNKNOWN_CANDIDATE, **NOT_PENDING},
 )
 async def approve_faq_candidate(
     candidate_id: uuid.UUID, principal: Admin, session: SessionDep
@@ -154,6 +181,7 @@ async def approve_faq_candidate(
     "/faq-candidates/{candidate_id}/reject",
     status_code=status.HTTP_200_OK,
     response_model=FaqCandidateRead,
+    responses={**UNKNOWN_CANDIDATE, **NOT_PENDING},
 )
 async def reject_faq_candidate(
     candidate_id: uuid.UUID, payload: FaqCandidateReject, principal: Admin, session: SessionDep

@@ -10,7 +10,7 @@ import enum
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,6 +184,8 @@ MEDIA_TYPES = {
     ExportFormat.ndjson: "application/x-ndjson",
 }
 
+Converter = Callable[[Any], Any]
+
 
 def _window(
     table: sa.Table, start: dt.datetime | None, end: dt.datetime | None
@@ -198,21 +200,36 @@ def _window(
 
 def export_statement(
     dataset: Dataset, start: dt.datetime | None = None, end: dt.datetime | None = None
-) -> sa.Select[Any]:
-    """Every column of the dataset's table in `[start, end)`, oldest first."""
+) -> sa.Select[*tuple[Any, ...]]:
+    """Every column of the dataset's table in `[start, end)`, oldest first.
+
+    Columns are selected untyped: values arrive as the driver decodes them (str for text
+    and enums, datetime, UUID, list for arrays), skipping SQLAlchemy's per-value result
+    processing, which would double the export's CPU time."""
     table = EXPORT_TABLES[dataset]
     return (
-        sa.select(table)
+        sa.select(*(sa.literal_column(f'"{c.name}"') for c in table.c))
+        .select_from(table)
         .where(*_window(table, start, end))
         .order_by(table.c.created_at, table.c.id)
         .execution_options(yield_per=EXPORT_BATCH_ROWS)
     )
 
 
+def iso_utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def json_array(value: Sequence[Any]) -> str:
+    if not value:
+        return "[]"
+    return json.dumps(value, ensure_ascii=False, default=json_value)
+
+
 def json_value(value: Any) -> Any:
     """A JSON-ready value: timestamps ISO-8601 UTC, UUIDs and enums as strings."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
+        return iso_utc(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -226,35 +243,73 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def csv_cell(value: Any) -> str:
-    """A CSV cell: empty for NULL, arrays as JSON, booleans as true/false."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return json.dumps(json_value(value), ensure_ascii=False)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return str(json_value(value))
+def _csv_converter(column: sa.Column[Any]) -> Converter | None:
+    """How a column's value becomes a CSV cell; None: as is (csv writes NULL as empty)."""
+    if isinstance(column.type, sa.DateTime):
+        return iso_utc
+    if isinstance(column.type, sa.Date):
+        return dt.date.isoformat
+    if isinstance(column.type, sa.Boolean):
+        return lambda v: "true" if v else "false"
+    if isinstance(column.type, sa.ARRAY):
+        return json_array
+    return None
 
 
-def encode_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: ExportFormat) -> bytes:
-    """One chunk of the export: CSV lines or NDJSON objects."""
-    if fmt is ExportFormat.csv:
+def _json_converter(column: sa.Column[Any]) -> Converter | None:
+    if isinstance(column.type, sa.DateTime):
+        return iso_utc
+    if isinstance(column.type, sa.Date):
+        return dt.date.isoformat
+    if isinstance(column.type, sa.Numeric) and column.type.asdecimal:
+        return float
+    if isinstance(column.type, sa.Uuid):
+        return str
+    return None
+
+
+class RowEncoder:
+    """Encodes chunks of one dataset's rows; converts only the columns that need it."""
+
+    def __init__(self, dataset: Dataset, fmt: ExportFormat) -> None:
+        table = EXPORT_TABLES[dataset]
+        self.fmt = fmt
+        self.columns = [c.name for c in table.c]
+        pick = _csv_converter if fmt is ExportFormat.csv else _json_converter
+        self.special = [(i, conv) for i, c in enumerate(table.c) if (conv := pick(c)) is not None]
+
+    def header(self) -> bytes:
+        if self.fmt is not ExportFormat.csv:
+            return b""
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerows([csv_cell(v) for v in row] for row in rows)
+        csv.writer(buffer, lineterminator="\n").writerow(self.columns)
         return buffer.getvalue().encode()
-    return b"".join(
-        json.dumps(
-            {c: json_value(v) for c, v in zip(columns, row, strict=True)},
-            ensure_ascii=False,
-            separators=(",", ":"),
+
+    def _converted(self, rows: Sequence[Sequence[Any]]) -> Iterator[list[Any]]:
+        special = self.special
+        for row in rows:
+            values = list(row)
+            for i, conv in special:
+                if values[i] is not None:
+                    values[i] = conv(values[i])
+            yield values
+
+    def encode(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        if self.fmt is ExportFormat.csv:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(self._converted(rows))
+            return buffer.getvalue().encode()
+        columns = self.columns
+        return "".join(
+            json.dumps(
+                dict(zip(columns, values, strict=True)),
+                ensure_ascii=False,
+                separators=(",", ":"),
+                default=json_value,
+            )
+            + "\n"
+            for values in self._converted(rows)
         ).encode()
-        + b"\n"
-        for row in rows
-    )
 
 
 async def export_chunks(
@@ -266,14 +321,14 @@ async def export_chunks(
     end: dt.datetime | None = None,
 ) -> AsyncIterator[tuple[bytes, int]]:
     """(chunk, rows in it), read through a server-side cursor on a connection of its own:
-    memory stays flat whatever the size. The header row of a CSV counts as 0 rows."""
+    memory stays flat whatever the size. The CSV header chunk counts as 0 rows."""
+    encoder = RowEncoder(dataset, fmt)
     async with engine.connect() as conn:
         result = await conn.stream(export_statement(dataset, start, end))
-        columns = list(result.keys())
         if fmt is ExportFormat.csv:
-            yield encode_rows(columns, [columns], fmt), 0
+            yield encoder.header(), 0
         async for rows in result.partitions():
-            yield encode_rows(columns, rows, fmt), len(rows)
+            yield encoder.encode(rows), len(rows)
 
 
 async def export_bytes(

@@ -219,7 +219,7 @@ async def list_experts(
     if min_trust is not None:
         where.append(p.trust_score >= min_trust)
     if active is not None:
-        where.append(p.is_active.is_(active))
+        where.append(p.is_active == active)
     if specialization is not None:
         # `@> ARRAY[...]` is the operator the GIN index on specializations serves.
         where.append(p.specializations.contains([specialization]))
@@ -627,7 +627,7 @@ async def expert_analytics(
                 p.rejected_count,
                 p.is_verified,
             )
-            .where(p.is_active.is_(True))
+            .where(p.is_active == sa.true())
             .order_by(p.trust_score.desc(), p.id.asc())
             .limit(top)
         )

@@ -113,8 +113,9 @@ async def test_list_orders_by_trust_and_filters(
     assert await ids(specialization="iva") == [high["id"], low["id"]]
     assert await ids(specialization="lavoro", active="true") == [high["id"]]
     assert await ids(specialization="diritto") == []
-    bad = await client.get(URL, params={"min_trust": 1.5}, headers=admin_headers)
-    assert bad.status_code == 422
+    for params in ({"min_trust": 1.5}, {"specialization": "iva\u0000"}, {"active": "x"}):
+        bad = await client.get(URL, params=params, headers=admin_headers)
+        assert bad.status_code == 422, params
 
 
 async def test_list_keyset_pagination_walks_ties_without_gaps(

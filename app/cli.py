@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import app.models  # noqa: F401  (every table, so ORM foreign keys resolve)
-from app import embedded_postgres, migrate
+from app import embedded_postgres, migrate, retention
 from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.config import get_settings
 from app.db import create_engine
 from app.errors import AppError
+from app.privacy import service as privacy_service
+from app.privacy.schemas import Dataset, ExportFormat
 
 T = TypeVar("T")
 
@@ -80,6 +86,9 @@ def serve(
             reload=reload,
             log_level=settings.log_level,
             proxy_headers=True,
+            # Our access line (route template, request id) replaces uvicorn's.
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
     finally:
         if settings.embedded:
@@ -180,6 +189,137 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or public id.
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"Revoked {key.public_id} ({key.id}).")
+
+
+# --- operations: export, purge, demo data -----------------------------------------------
+
+
+async def _with_engine(
+    work: Callable[[AsyncEngine], Awaitable[T]], *, analytics: bool = False
+) -> T:
+    """Run `work` with an engine (the read replica when `analytics` and one is configured)."""
+    settings = get_settings()
+    url = (analytics and settings.analytics_database_url) or _database_url()
+    engine = create_engine(settings, url)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
+        if settings.embedded:
+            embedded_postgres.stop(settings.feedback_data_dir)
+
+
+def _parse_when(value: str | None, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not ISO-8601", param_hint=name) from None
+    # A date or time without an offset is taken as UTC.
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+@cli.command("export")
+def export_command(
+    dataset: Annotated[Dataset, typer.Argument(help="Which table to export.")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Created at or after (ISO-8601, UTC default).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Created before (ISO-8601).")] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or ndjson.")] = (
+        ExportFormat.csv
+    ),
+    out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout).")] = None,
+) -> None:
+    """Stream a dataset as the export endpoint does (same code), to stdout or --out FILE."""
+    start, end = _parse_when(from_, "--from"), _parse_when(to, "--to")
+    if start and end and end <= start:
+        raise typer.BadParameter("--to must be after --from", param_hint="--to")
+    show_progress = out is not None and sys.stderr.isatty()
+
+    async def work(engine: AsyncEngine) -> int:
+        chunks = privacy_service.export_chunks(engine, dataset, fmt=fmt, start=start, end=end)
+        written = 0
+        if out is None:
+            async for chunk, rows in chunks:
+                sys.stdout.buffer.write(chunk)
+                written += rows
+            sys.stdout.buffer.flush()
+            return written
+        total = await privacy_service.count_rows(engine, dataset, start=start, end=end)
+        with (
+            out.open("wb") as sink,
+            Progress(
+                TextColumn(f"{dataset.value}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                disable=not show_progress,
+            ) as progress,
+        ):
+            task = progress.add_task("export", total=total)
+            async for chunk, rows in chunks:
+                sink.write(chunk)
+                written += rows
+                progress.advance(task, rows)
+        return written
+
+    rows = asyncio.run(_with_engine(work, analytics=True))
+    if out is not None:
+        typer.echo(f"Exported {rows} {dataset.value} rows to {out}.", err=True)
+
+
+@cli.command("purge")
+def purge_command(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Age such as 365d, 12w or 48h. Default: each dataset's RETENTION_*_DAYS.",
+        ),
+    ] = None,
+    datasets: Annotated[
+        list[Dataset] | None,
+        typer.Option("--dataset", help="Only this dataset (repeatable). Default: all."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete rows past their retention, in batches of 5000 (one short transaction each)."""
+    try:
+        age = retention.parse_age(older_than) if older_than is not None else None
+    except retention.InvalidAge as exc:
+        raise typer.BadParameter(str(exc), param_hint="--older-than") from None
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine) -> list[retention.PurgeResult]:
+        return await retention.purge(
+            engine, settings, datasets=datasets, older_than=age, dry_run=dry_run
+        )
+
+    results = asyncio.run(_with_engine(work))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "dataset": r.dataset.value,
+                        "cutoff": r.cutoff.isoformat(),
+                        "rows": r.rows,
+                        "dry_run": r.dry_run,
+                    }
+                    for r in results
+                ]
+            )
+        )
+        return
+    verb = "would be deleted" if dry_run else "deleted"
+    for r in results:
+        typer.echo(f"{r.dataset.value:<17} {r.rows:>9} rows before {r.cutoff:%Y-%m-%d} {verb}")
 
 
 def main() -> None:

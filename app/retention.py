@@ -1,0 +1,128 @@
+"""Retention: delete rows older than a cutoff, per dataset, in small batches.
+
+Each batch is `DELETE ... WHERE id IN (SELECT id ... LIMIT n)` in its own short
+transaction, so row locks are held for one batch only and concurrent writers never wait
+long. Defaults per dataset come from settings (`RETENTION_*_DAYS`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.privacy.schemas import Dataset
+from app.privacy.service import EXPORT_TABLES
+
+PURGE_BATCH_ROWS = 5000
+# Children before parents: routing feedback goes before the metrics it references (a
+# purged metric takes its remaining feedback with it, by ON DELETE CASCADE).
+PURGE_ORDER = [
+    Dataset.routing_feedback,
+    Dataset.cache_feedback,
+    Dataset.expert_feedback,
+    Dataset.votes,
+    Dataset.routing_metrics,
+]
+
+_AGE_RE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$")
+_UNIT = {"d": "days", "": "days", "h": "hours", "w": "weeks"}
+
+
+class InvalidAge(ValueError):
+    """An --older-than value that is not `<n>d`, `<n>w` or `<n>h` with n > 0."""
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """`365d` → 365 days; `12w`, `48h` too; a bare number means days."""
+    match = _AGE_RE.match(text.lower())
+    if match is None or int(match.group(1)) <= 0:
+        raise InvalidAge(f"expected e.g. 365d, 12w or 48h, got {text!r}")
+    return dt.timedelta(**{_UNIT[match.group(2)]: int(match.group(1))})
+
+
+def default_ages(settings: Settings) -> dict[Dataset, dt.timedelta]:
+    """The documented retention of each dataset (settings `RETENTION_*_DAYS`)."""
+    return {
+        Dataset.votes: dt.timedelta(days=settings.retention_votes_days),
+        Dataset.routing_metrics: dt.timedelta(days=settings.retention_routing_metrics_days),
+        Dataset.routing_feedback: dt.timedelta(days=settings.retention_routing_feedback_days),
+        Dataset.cache_feedback: dt.timedelta(days=settings.retention_cache_feedback_days),
+        Dataset.expert_feedback: dt.timedelta(days=settings.retention_expert_feedback_days),
+    }
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    dataset: Dataset
+    cutoff: dt.datetime
+    rows: int
+    dry_run: bool
+
+
+async def count_older(engine: AsyncEngine, dataset: Dataset, cutoff: dt.datetime) -> int:
+    """Rows of `dataset` created before `cutoff`."""
+    table = EXPORT_TABLES[dataset]
+    async with engine.connect() as conn:
+        total = await conn.scalar(
+            sa.select(sa.func.count()).select_from(table).where(table.c.created_at < cutoff)
+        )
+    return int(total or 0)
+
+
+async def purge_older(
+    engine: AsyncEngine,
+    dataset: Dataset,
+    cutoff: dt.datetime,
+    *,
+    batch_size: int = PURGE_BATCH_ROWS,
+) -> int:
+    """Delete rows of `dataset` created before `cutoff`, one committed batch at a time."""
+    table = EXPORT_TABLES[dataset]
+    batch = (
+        sa.select(table.c.id).where(table.c.created_at < cutoff).limit(batch_size).scalar_subquery()
+    )
+    statement = sa.delete(table).where(table.c.id.in_(batch))
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            result = await conn.execute(statement)
+        assert isinstance(result, CursorResult)
+        deleted = int(result.rowcount or 0)
+        total += deleted
+        if deleted < batch_size:
+            return total
+
+
+async def purge(
+    engine: AsyncEngine,
+    settings: Settings,
+    *,
+    datasets: list[Dataset] | None = None,
+    older_than: dt.timedelta | None = None,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    batch_size: int = PURGE_BATCH_ROWS,
+) -> list[PurgeResult]:
+    """Purge (or with `dry_run` count) each dataset's rows older than `older_than`, or
+    than its default retention."""
+    now = now or dt.datetime.now(dt.UTC)
+    defaults = default_ages(settings)
+    chosen = set(datasets or PURGE_ORDER)
+    results = []
+    for dataset in PURGE_ORDER:
+        if dataset not in chosen:
+            continue
+        cutoff = now - (older_than or defaults[dataset])
+        rows = (
+            await count_older(engine, dataset, cutoff)
+            if dry_run
+            else await purge_older(engine, dataset, cutoff, batch_size=batch_size)
+        )
+        results.append(PurgeResult(dataset, cutoff, rows, dry_run))
+    return results

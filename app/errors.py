@@ -72,14 +72,22 @@ class UnprocessableEntity(AppError):
 
     status, title, slug = 422, "Unprocessable Content", "validation-error"
 
-    def __init__(self, detail: str, *, field: Sequence[str | int] | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: Sequence[str | int] | None = None,
+        location: str = "body",
+    ):
         super().__init__(detail)
         self.field = list(field) if field else None
+        self.location = location
 
     def extra(self) -> dict[str, Any]:
         if self.field is None:
             return {}
-        return {"errors": [_error_entry(["body", *self.field], self.detail, "value_error")]}
+        loc = [self.location, *self.field]
+        return {"errors": [_error_entry(loc, self.detail, "value_error")]}
 
 
 class TooManyRequests(AppError):

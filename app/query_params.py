@@ -42,9 +42,9 @@ def decode_cursor(cursor: str) -> list[Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"], location="query") from exc
     if not isinstance(values, list):
-        raise UnprocessableEntity("Malformed cursor.", field=["cursor"])
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"], location="query")
     return values
 
 
@@ -77,8 +77,11 @@ def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        raise UnprocessableEntity(f"`{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
-                                  field=[name])
+        raise UnprocessableEntity(
+            f"`{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
+            field=[name],
+            location="query",
+        )
     return value.astimezone(dt.UTC)
 
 
@@ -90,7 +93,7 @@ def time_window(
 ) -> TimeWindow:
     start, end = _utc(from_, "from"), _utc(to, "to")
     if start is not None and end is not None and end <= start:
-        raise UnprocessableEntity("`to` must be after `from`.", field=["to"])
+        raise UnprocessableEntity("`to` must be after `from`.", field=["to"], location="query")
     return TimeWindow(start=start, end=end)
 
 

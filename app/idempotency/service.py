@@ -58,7 +58,9 @@ async def claim(session: AsyncSession, *, caller: str, key: str, request_fingerp
     """Claim `key` for this request, or return the stored response to replay."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise UnprocessableEntity(
-            f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters.", field=["Idempotency-Key"]
+            f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters.",
+            field=["Idempotency-Key"],
+            location="header",
         )
     now = dt.datetime.now(dt.UTC)
     # An expired key is forgotten: its row is replaced by this request's claim.

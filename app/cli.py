@@ -322,6 +322,31 @@ def purge_command(
         typer.echo(f"{r.dataset.value:<17} {r.rows:>9} rows before {r.cutoff:%Y-%m-%d} {verb}")
 
 
+@cli.command("demo-data")
+def demo_data_command(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Replace earlier demo rows (real rows are kept).")
+    ] = False,
+) -> None:
+    """Fill every table with a few thousand realistic sample rows (runs once; --reset)."""
+    from app import demo_data
+
+    settings = get_settings()
+    url = _database_url()
+    if settings.embedded:
+        migrate.upgrade_to_head(url)
+
+    async def work(engine: AsyncEngine) -> demo_data.DemoSummary:
+        return await demo_data.load_demo_data(engine, reset=reset)
+
+    summary = asyncio.run(_with_engine(work))
+    if summary.skipped:
+        typer.echo("Demo data is already there; run with --reset to load it again.")
+        return
+    for table, rows in summary.created.items():
+        typer.echo(f"{table:<22} +{rows}")
+
+
 def main() -> None:
     """Console entry point."""
     try:

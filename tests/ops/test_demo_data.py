@@ -1,0 +1,116 @@
+"""`demo-data`: rows in every table, analytics answer with data, runs once, --reset."""
+
+from __future__ import annotations
+
+import httpx
+import sqlalchemy as sa
+
+from app import demo_data
+from app.auth import service as auth_service
+from app.auth.models import Scope
+from app.main import create_app
+from tests.conftest import bearer, make_settings
+from tests.ops.test_retention_and_cli import _cli
+
+
+async def _table_counts(conn) -> dict[str, int]:
+    tables = (
+        await conn.scalars(
+            sa.text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_type = 'BASE TABLE' AND table_name <> 'alembic_version'"
+            )
+        )
+    ).all()
+    return {t: await conn.scalar(sa.text(f'SELECT count(*) FROM "{t}"')) for t in tables}
+
+
+async def test_demo_data_fills_every_table_and_analytics(databases) -> None:
+    url = await databases.migrated()
+    app = create_app(make_settings(url))
+    async with app.router.lifespan_context(app):
+        engine = app.state.engine
+        async with engine.begin() as conn:  # a real row that --reset must keep
+            await conn.execute(
+                sa.text("INSERT INTO votes (conversation_id, vote) VALUES ('real', 'up')")
+            )
+
+        summary = await demo_data.load_demo_data(engine)
+
+        async with engine.connect() as conn:
+            counts = await _table_counts(conn)
+        assert set(counts) == set(demo_data.DATA_TABLES)  # a new table needs demo rows too
+        assert all(n > 0 for n in counts.values()), counts
+        assert sum(summary.created.values()) > 5000
+        assert summary.created["routing_metrics"] == 3000
+        assert summary.created["votes"] == 2500
+        assert summary.created["expert_profiles"] == 12
+
+        async with engine.connect() as conn:
+            providers = set(
+                (
+                    await conn.scalars(
+                        sa.text("SELECT DISTINCT selected_provider FROM routing_metrics")
+                    )
+                ).all()
+            )
+            questions = (
+                await conn.scalars(sa.text("SELECT query_text FROM expert_feedback LIMIT 5"))
+            ).all()
+            statuses = set(
+                (
+                    await conn.scalars(
+                        sa.text("SELECT DISTINCT approval_status::text FROM expert_faq_candidates")
+                    )
+                ).all()
+            )
+        assert providers == {"openai", "anthropic", "mistral", "google"}
+        assert all(q.endswith("?") for q in questions)
+        assert {"pending", "approved", "rejected"} <= statuses
+
+        async with app.state.sessionmaker() as session:
+            _, secret = await auth_service.create_key(session, scope=Scope.admin, name="t")
+            await session.commit()
+        admin = bearer(secret)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as http:
+            # The default window: the last 7 days (demo rows span 30).
+            votes = (await http.get("/api/v1/analytics/votes", headers=admin)).json()
+            assert votes["totals"]["up"] > 0, votes
+            assert votes["totals"]["down"] > 0, votes
+            assert votes["top_reasons"]
+            routing = await http.get(
+                "/api/v1/analytics/routing", params={"group_by": "provider"}, headers=admin
+            )
+            assert routing.status_code == 200, routing.text
+            assert len(routing.json()["groups"]) == 4
+            cache = (await http.get("/api/v1/analytics/cache", headers=admin)).json()
+            assert cache["hits"] > 0
+            assert cache["flagged"]
+            experts = (await http.get("/api/v1/analytics/experts", headers=admin)).json()
+            assert len(experts["experts"]) >= 10
+            assert all(e["feedback_count"] > 0 for e in experts["experts"])
+            faq = (
+                await http.get(
+                    "/api/v1/faq-candidates", params={"status": "pending"}, headers=admin
+                )
+            ).json()
+            assert faq["items"]
+
+        again = await demo_data.load_demo_data(engine)
+        assert again.skipped
+        code, out, err = await _cli(url, "demo-data")
+        assert code == 0, err
+        assert "already there" in out
+
+        reset = await demo_data.load_demo_data(engine, reset=True)
+        assert not reset.skipped
+        async with engine.connect() as conn:
+            assert await _table_counts(conn) == {**counts, "api_keys": counts["api_keys"] + 1}
+            assert (
+                await conn.scalar(
+                    sa.text("SELECT count(*) FROM votes WHERE conversation_id = 'real'")
+                )
+                == 1
+            )

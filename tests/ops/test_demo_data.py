@@ -42,6 +42,7 @@ async def test_demo_data_fills_every_table_and_analytics(databases) -> None:
         assert set(counts) == set(demo_data.DATA_TABLES)  # a new table needs demo rows too
         assert all(n > 0 for n in counts.values()), counts
         assert sum(summary.created.values()) > 5000
+        print(f"demo-data: {sum(summary.created.values())} rows {summary.created}")
         assert summary.created["routing_metrics"] == 3000
         assert summary.created["votes"] == 2500
         assert summary.created["expert_profiles"] == 12

@@ -4,12 +4,13 @@ from fastapi import APIRouter
 
 from app.auth.router import router as auth_router
 from app.cache.router import router as cache_router
+from app.errors import COMMON_RESPONSES
 from app.experts.router import router as experts_router
 from app.privacy.router import router as privacy_router
 from app.routing.router import router as routing_router
 from app.votes.router import router as votes_router
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 api_router.include_router(auth_router)
 api_router.include_router(votes_router)
 api_router.include_router(routing_router)

@@ -15,6 +15,7 @@ import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_503_SERVICE_UNAVAILABLE
 
@@ -96,6 +97,32 @@ class TooManyRequests(AppError):
 
 class ServiceUnavailable(AppError):
     status, title, slug = 503, "Service Unavailable", "unavailable"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (`application/problem+json`)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="On 422: one entry per invalid field, with its path."
+    )
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+# Documented on every /api/v1 operation (set once on the API router).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _doc("Missing, unknown, revoked, tampered or expired credential."),
+    403: _doc("A valid credential without the right to this operation."),
+    422: _doc("Invalid input; `errors` names each field."),
+    429: _doc("Rate limit exceeded for this credential; see Retry-After."),
+    503: _doc("Database unavailable; see Retry-After."),
+}
 
 
 def problem(

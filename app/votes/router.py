@@ -1,7 +1,7 @@
 """HTTP routes of the votes domain (adapters: body, principal, session in; one service call out)."""
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -16,11 +16,6 @@ from app.votes.schemas import ConversationVotes, VoteAnalytics, VoteCreate, Vote
 from app.votes.window import MAX_BUCKETS, WindowError, check_bucket_count, resolve_window
 
 router = APIRouter(tags=["votes"], route_class=TransactionalRoute)
-
-_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown, revoked or expired credential (problem+json)."},
-    403: {"description": "Valid credential without the right to this route (problem+json)."},
-}
 
 ANALYTICS_DESCRIPTION = f"""\
 Vote totals, a per-bucket time series and the most cited reasons over `[from, to)`.
@@ -50,7 +45,6 @@ vote that cites it, most frequent first (ties alphabetical), at most `top` entri
     "/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=VoteRecorded,
-    responses=_AUTH_ERRORS,
 )
 async def submit_vote(
     payload: VoteCreate, principal: VoteWriter, session: SessionDep
@@ -63,7 +57,6 @@ async def submit_vote(
     "/conversations/{conversation_id}/votes",
     status_code=status.HTTP_200_OK,
     response_model=ConversationVotes,
-    responses=_AUTH_ERRORS,
 )
 async def get_conversation_votes(
     conversation_id: Annotated[
@@ -85,7 +78,6 @@ async def get_conversation_votes(
     "/analytics/votes",
     status_code=status.HTTP_200_OK,
     response_model=VoteAnalytics,
-    responses=_AUTH_ERRORS,
     summary="Vote analytics",
     description=ANALYTICS_DESCRIPTION,
 )

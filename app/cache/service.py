@@ -18,8 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cache.flagging import GOOD_RATING, FlagRule
 from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
 from app.cache.schemas import CacheAnalytics, CacheEntryRead, CacheEntryUpsert, CacheFeedbackCreate
-from app.errors import NotFound, UnprocessableEntity
-from app.query_params import Page, Pagination, TimeWindow, encode_cursor
+from app.errors import NotFound
+from app.query_params import (
+    Page,
+    Pagination,
+    TimeWindow,
+    cursor_datetime,
+    encode_cursor,
+    parse_cursor,
+    window_conditions,
+)
 from app.users.service import register_user
 
 entries = CacheEntry.__table__  # type: ignore[attr-defined]
@@ -104,14 +112,9 @@ async def list_entries(
     where: list[Any] = []
     if status is not None:
         where.append(entries.c.status == status)
-    if page.cursor is not None:
-        try:
-            if len(page.cursor) != 2:
-                raise ValueError("cursor")
-            last_at = dt.datetime.fromisoformat(str(page.cursor[0]))
-            last_key = str(page.cursor[1])
-        except (TypeError, ValueError) as exc:
-            raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+    cursor = parse_cursor(page.cursor, cursor_datetime, str)
+    if cursor is not None:
+        last_at, last_key = cursor
         where.append(sa.tuple_(entries.c.created_at, entries.c.cache_key) < (last_at, last_key))
     stmt = (
         _entries_with_stats()
@@ -249,22 +252,13 @@ def _hit_day_range(window: TimeWindow) -> tuple[dt.date | None, dt.date | None]:
     return first, after_last
 
 
-def _in_window(column: Any, start: Any, end: Any) -> list[Any]:
-    conditions = []
-    if start is not None:
-        conditions.append(column >= start)
-    if end is not None:
-        conditions.append(column < end)
-    return conditions
-
-
 async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAnalytics:
     """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys."""
     first_day, after_last_day = _hit_day_range(window)
     entries_created = (
         sa.select(sa.func.count())
         .select_from(entries)
-        .where(*_in_window(entries.c.created_at, window.start, window.end))
+        .where(*window_conditions(entries.c.created_at, window.start, window.end))
         .scalar_subquery()
     )
     hits = (
@@ -275,7 +269,7 @@ async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAna
             ),
         )
         .select_from(hit_days.join(entries, entries.c.cache_key == hit_days.c.cache_key))
-        .where(*_in_window(hit_days.c.day, first_day, after_last_day))
+        .where(*window_conditions(hit_days.c.day, first_day, after_last_day))
         .subquery("hits")
     )
     rating = feedback.c.rating
@@ -286,12 +280,12 @@ async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAna
             sa.func.avg(rating).label("avg_rating"),
             sa.func.count().filter(rating >= GOOD_RATING).label("good"),
         )
-        .where(*_in_window(feedback.c.created_at, window.start, window.end))
+        .where(*window_conditions(feedback.c.created_at, window.start, window.end))
         .subquery("ratings")
     )
     flagged_filter = [
         entries.c.status == CacheEntryStatus.flagged,
-        *_in_window(entries.c.flagged_at, window.start, window.end),
+        *window_conditions(entries.c.flagged_at, window.start, window.end),
     ]
     newest_flagged = (
         sa.select(entries.c.cache_key, entries.c.flagged_at)

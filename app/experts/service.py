@@ -62,7 +62,14 @@ from app.experts.schemas import (
     FaqCandidateRef,
     LeaderboardEntry,
 )
-from app.query_params import Page, Pagination, TimeWindow, encode_cursor
+from app.query_params import (
+    Page,
+    Pagination,
+    TimeWindow,
+    cursor_datetime,
+    encode_cursor,
+    parse_cursor,
+)
 from app.users.service import register_user
 
 profiles = ExpertProfile.__table__  # type: ignore[attr-defined]
@@ -190,18 +197,18 @@ async def get_expert(session: AsyncSession, expert_id: uuid.UUID) -> ExpertRead:
     return _expert(row)
 
 
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
 def _keyset_desc(score: Any, id_col: Any, cursor: Sequence[Any] | None) -> list[Any]:
     """WHERE terms for the page after `cursor` in `ORDER BY score DESC, id ASC`.
 
     The redundant `score <= c` lets PostgreSQL start the index scan at the cursor."""
-    if cursor is None:
+    parsed = parse_cursor(list(cursor) if cursor is not None else None, float, _uuid)
+    if parsed is None:
         return []
-    if len(cursor) != 2:
-        raise UnprocessableEntity("Malformed cursor.", field=["cursor"])
-    try:
-        last_score, last_id = float(cursor[0]), uuid.UUID(str(cursor[1]))
-    except (TypeError, ValueError) as exc:
-        raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+    last_score, last_id = parsed
     return [score <= last_score, sa.or_(score < last_score, id_col > last_id)]
 
 
@@ -494,14 +501,9 @@ async def list_expert_feedback(
         r.expert_id == expert_id,
         r.created_at >= sa.func.now() - sa.func.make_interval(0, 0, 0, days),
     ]
-    if page.cursor is not None:
-        try:
-            if len(page.cursor) != 2:
-                raise ValueError("cursor")
-            last_at = dt.datetime.fromisoformat(str(page.cursor[0]))
-            last_id = uuid.UUID(str(page.cursor[1]))
-        except (TypeError, ValueError) as exc:
-            raise UnprocessableEntity("Malformed cursor.", field=["cursor"]) from exc
+    cursor = parse_cursor(page.cursor, cursor_datetime, _uuid)
+    if cursor is not None:
+        last_at, last_id = cursor
         where += [r.created_at <= last_at, sa.tuple_(r.created_at, r.id) < (last_at, last_id)]
     stmt = (
         sa.select(reviews)

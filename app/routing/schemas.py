@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,27 +20,12 @@ from pydantic import (
 
 from app.routing.models import RoutingConfidence, RoutingStrategy
 from app.routing.scoring import ComplexityBand
-from app.schemas import CacheKey, Comment, ExternalId, Text, UserId
+from app.schemas import CacheKey, Comment, ExternalId, ModelName, Money, Provider, Text, UserId
 
 MAX_BATCH = 1000
-_MONEY_STEP = Decimal("0.000001")
-_MONEY_MAX = Decimal("99999999.999999")
 _INT4_MAX = 2**31 - 1
 
 
-def _money(value: Decimal) -> Decimal:
-    # The column is NUMERIC(14, 6): round here so the stored value is the one compared
-    # on an idempotent re-send.
-    return value.quantize(_MONEY_STEP, rounding=ROUND_HALF_EVEN)
-
-
-Money = Annotated[
-    Decimal,
-    Field(ge=0, le=_MONEY_MAX, allow_inf_nan=False, description="USD, rounded to 6 places."),
-    AfterValidator(_money),
-]
-Provider = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
-ModelName = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 Pattern = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 Count = Annotated[int, Field(ge=0, le=_INT4_MAX)]
 Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]

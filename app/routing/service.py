@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.errors import Conflict, NotFound, UnprocessableEntity
-from app.query_params import TimeWindow
+from app.query_params import TimeWindow, window_conditions
 from app.routing import scoring
 from app.routing.models import RoutingFeedback, RoutingMetric
 from app.routing.schemas import (
@@ -222,15 +222,6 @@ async def record_feedback(session: AsyncSession, payload: RoutingFeedbackIn) -> 
 # --- reading -------------------------------------------------------------------------
 
 
-def _window(column: sa.ColumnElement[Any], window: TimeWindow) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    if window.start is not None:
-        conditions.append(column >= window.start)
-    if window.end is not None:
-        conditions.append(column < window.end)
-    return conditions
-
-
 def _band_expression(score: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.case(
         (score < sa.literal(scoring.LOW_MAX, sa.Float), ComplexityBand.low.value),
@@ -269,7 +260,11 @@ async def routing_analytics(
 ) -> list[dict[str, Any]]:
     """Per provider, model (with its provider) or pattern: traffic, feedback, cost, latency."""
     m = metrics_table
-    scoped = sa.select(m).where(*_window(m.c.created_at, window)).cte("scoped")
+    scoped = (
+        sa.select(m)
+        .where(*window_conditions(m.c.created_at, window.start, window.end))
+        .cte("scoped")
+    )
     fb = _feedback_per_request(scoped)
     # A model name is grouped with its provider: the same name may be served by several.
     group_keys: Sequence[sa.ColumnElement[Any]] = {
@@ -379,7 +374,7 @@ async def _regret_scopes(
         .where(
             m.c.pattern_detected.is_not(None),
             m.c.complexity_score.is_not(None),
-            *_window(m.c.created_at, window),
+            *window_conditions(m.c.created_at, window.start, window.end),
         )
         .cte("scoped")
     )

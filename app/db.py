@@ -6,7 +6,6 @@ constraint and index gets a stable, PostgreSQL-style name that Alembic can compa
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -52,11 +51,7 @@ def created_at_column() -> Any:
 
 def updated_at_column() -> Any:
     """`updated_at`, set by the shared `set_updated_at` trigger on every UPDATE."""
-    return Field(
-        default=None,
-        sa_type=sa.DateTime(timezone=True),
-        sa_column_kwargs={"server_default": sa.func.now(), "nullable": False},
-    )
+    return created_at_column()
 
 
 def user_fk(*, nullable: bool = True, ondelete: str = "SET NULL") -> Any:
@@ -70,9 +65,6 @@ def user_fk(*, nullable: bool = True, ondelete: str = "SET NULL") -> Any:
     )
 
 
-Timestamp = datetime
-
-
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     """An asyncpg engine sized for one worker; see stack-notes for why overflow is 0."""
     return create_async_engine(
@@ -81,6 +73,8 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
+        # Parameters hold emails and comments: never put them in logs or error text.
+        hide_parameters=True,
         connect_args={
             "statement_cache_size": settings.db_statement_cache_size,
             "server_settings": {"application_name": "feedback-service"},
@@ -93,10 +87,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def request_session(request: Request) -> AsyncSession:
+    """The request's session, opened lazily (no connection until first use)."""
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        session = sessionmaker()
+        request.state.db_session = session
+    return session
+
+
 def get_session(request: Request) -> AsyncSession:
     """The request's session; `TransactionalRoute` commits it before the response is sent."""
-    from app.transaction import request_session
-
     return request_session(request)
 
 

@@ -43,10 +43,6 @@ class AppError(Exception):
         return {}
 
 
-class BadRequest(AppError):
-    status, title, slug = 400, "Bad Request", "bad-request"
-
-
 class Unauthorized(AppError):
     status, title, slug = 401, "Unauthorized", "unauthorized"
     headers = {"WWW-Authenticate": "Bearer"}
@@ -93,10 +89,6 @@ class UnprocessableEntity(AppError):
 
 class TooManyRequests(AppError):
     status, title, slug = 429, "Too Many Requests", "rate-limited"
-
-
-class ServiceUnavailable(AppError):
-    status, title, slug = 503, "Service Unavailable", "unavailable"
 
 
 class Problem(BaseModel):
@@ -159,12 +151,44 @@ def _error_entry(loc: Sequence[str | int], message: str, kind: str) -> dict[str,
 _UNAVAILABLE_SQLSTATE = re.compile(r"^(08|53|57)")
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps (`.orig` of SQLAlchemy errors, then causes)."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not f for f in found):
+        found.append(current)
+        nxt = getattr(current, "orig", None)
+        current = (
+            nxt if isinstance(nxt, BaseException) else (current.__cause__ or current.__context__)
+        )
+    return found
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for link in _chain(exc):
+        code = getattr(link, "sqlstate", None) or getattr(link, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def client_data_status(exc: BaseException) -> int | None:
+    """422 for data the database refused (SQLSTATE 22: out of range, bad text...), 409 for
+    a constraint it enforces (23), None otherwise. asyncpg's errors reach us wrapped in a
+    generic DBAPIError, so the SQLSTATE is what tells them apart."""
+    code = _sqlstate(exc)
+    if code is None:
+        return None
+    if code.startswith("22"):
+        return 422
+    if code.startswith("23"):
+        return 409
+    return None
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` (or what it wraps) means the database cannot be reached."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(
             current,
             OSError
@@ -182,10 +206,6 @@ def is_database_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
         if isinstance(sqlstate, str) and _UNAVAILABLE_SQLSTATE.match(sqlstate):
             return True
-        nxt = getattr(current, "orig", None)
-        current = (
-            nxt if isinstance(nxt, BaseException) else (current.__cause__ or current.__context__)
-        )
     return False
 
 
@@ -232,11 +252,12 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
         if is_database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
             return unavailable()
-        if isinstance(exc, sa_exc.IntegrityError):
+        status = client_data_status(exc)
+        if status == 409 or isinstance(exc, sa_exc.IntegrityError):
             return problem(
                 409, "Conflict", "The request conflicts with stored data.", slug="conflict"
             )
-        if isinstance(exc, sa_exc.DataError):
+        if status == 422 or isinstance(exc, sa_exc.DataError):
             return problem(
                 422,
                 "Unprocessable Content",

@@ -10,21 +10,12 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.dependencies import access_guard_of, authenticate, bearer
+from app.db import request_session
 from app.idempotency import service as idempotency
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-def request_session(request: Request) -> AsyncSession:
-    """The request's session, opened lazily (no connection until first use)."""
-    session: AsyncSession | None = getattr(request.state, "db_session", None)
-    if session is None:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-        session = sessionmaker()
-        request.state.db_session = session
-    return session
 
 
 class TransactionalRoute(APIRoute):
@@ -32,6 +23,7 @@ class TransactionalRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        guard = access_guard_of(self.dependant)
 
         async def transactional_handler(request: Request) -> Response:
             session = request_session(request)
@@ -39,6 +31,10 @@ class TransactionalRoute(APIRoute):
                 claim = None
                 key = request.headers.get(IDEMPOTENCY_HEADER)
                 if key is not None and request.method == "POST":
+                    if guard is not None:
+                        # A replay must not outlive the credential: authenticate and
+                        # authorise first (the endpoint's dependencies reuse the result).
+                        await guard(request, await authenticate(request, await bearer(request)))
                     claim = await idempotency.claim(
                         session,
                         caller=idempotency.caller_of(request.headers.get("authorization")),

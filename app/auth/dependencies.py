@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import keys
 from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.auth.tokens import TOKEN_PREFIX, FeedbackToken, TokenInvalid, TokenSigner
+from app.db import request_session
 from app.errors import Forbidden, TooManyRequests, Unauthorized
-from app.transaction import request_session
 
 TokenTarget = Literal["conversation", "cache"]
 TOUCH_INTERVAL_SECONDS = 60.0
@@ -176,7 +177,18 @@ async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Resolve the bearer credential to a principal, or 401."""
+    """Resolve the bearer credential to a principal, or 401 (once per request)."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = await _authenticate(request, credentials)
+    request.state.principal = principal
+    return principal
+
+
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send `Authorization: Bearer <key-or-token>`.")
     presented = credentials.credentials
@@ -231,10 +243,24 @@ def require(
         elif principal.scope not in allowed:
             needed = " or ".join(sorted(s.value for s in allowed))
             raise Forbidden(f"This route needs a key with scope {needed}.")
-        _auth_state(request).limiter.check(principal.rate_identity)
+        if not getattr(request.state, "rate_limited", False):
+            request.state.rate_limited = True  # one request, one token from the bucket
+            _auth_state(request).limiter.check(principal.rate_identity)
         return principal
 
+    dependency.is_access_guard = True  # type: ignore[attr-defined]
     return dependency
+
+
+def access_guard_of(dependant: Dependant) -> Callable[..., Awaitable[Principal]] | None:
+    """The `require(...)` dependency of a route, if it has one (found by walking it)."""
+    for sub in dependant.dependencies:
+        if getattr(sub.call, "is_access_guard", False):
+            return sub.call
+        found = access_guard_of(sub)
+        if found is not None:
+            return found
+    return None
 
 
 Admin = Annotated[Principal, Depends(require(Scope.admin))]

@@ -20,6 +20,7 @@ from app.db import SessionDep
 from app.main import create_app
 from app.transaction import TransactionalRoute
 from app.users.service import register_user
+from app.votes.models import Vote
 from tests.conftest import bearer, make_settings
 
 
@@ -27,7 +28,7 @@ class Register(BaseModel):
     user_id: int
 
 
-# A route that writes one row per call, to observe what Idempotency-Key prevents.
+# A route that writes one new row per call, to observe what Idempotency-Key prevents.
 probe = APIRouter(route_class=TransactionalRoute)
 
 
@@ -36,6 +37,8 @@ async def register(
     payload: Register, principal: IngestOrAdmin, session: SessionDep, request: Request
 ) -> dict[str, object]:
     await register_user(session, payload.user_id)
+    vote = {"conversation_id": f"probe-{payload.user_id}", "vote": "up", "user_id": payload.user_id}
+    await session.execute(sa.insert(Vote).values(**vote))
     await asyncio.sleep(0.05)  # widen the race window
     return {"user_id": payload.user_id, "nonce": random.random()}
 
@@ -60,9 +63,12 @@ async def live(databases):
 
 
 async def _count_users(app, user_id: int) -> int:
+    """Rows the probe wrote for `user_id` (one per request that really ran)."""
     async with app.state.engine.connect() as conn:
         return int(
-            await conn.scalar(sa.text("SELECT count(*) FROM users WHERE id = :i"), {"i": user_id})
+            await conn.scalar(
+                sa.text("SELECT count(*) FROM votes WHERE user_id = :i"), {"i": user_id}
+            )
         )
 
 
@@ -123,10 +129,11 @@ async def test_concurrent_requests_with_one_key_write_once(live) -> None:
             for _ in range(8)
         )
     )
-    statuses = sorted(r.status_code for r in responses)
-    assert set(statuses) <= {201, 409}
-    created = [r for r in responses if r.status_code == 201]
-    assert len({r.content for r in created}) == 1  # one creation, the rest replays
+    # The duplicates wait for the first transaction, then replay its response.
+    assert [r.status_code for r in responses] == [201] * 8
+    assert len({r.content for r in responses}) == 1
+    fresh = [r for r in responses if "idempotent-replayed" not in r.headers]
+    assert len(fresh) == 1
     assert await _count_users(app, 506) == 1
 
 
@@ -249,3 +256,21 @@ async def test_expired_keys_are_forgotten_and_purged(live) -> None:
         assert await idempotency.purge_expired(session, batch_size=1) == 1
     async with app.state.engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM idempotency_keys")) == 0
+
+
+async def test_a_replay_needs_a_still_valid_credential(live) -> None:
+    app, http = live
+    key = await _new_key(app)
+    headers = {**bearer(key), "Idempotency-Key": "k-revoked"}
+    first = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 509})
+    assert first.status_code == 201
+    async with AsyncSession(app.state.engine) as session:
+        await auth_service.revoke_key(session, key.split("_")[1])
+        await session.commit()
+    await asyncio.sleep(0.3)  # past the key cache lifetime
+    replay = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 509})
+    assert replay.status_code == 401
+    anonymous = await http.post(
+        "/api/v1/_probe/users", headers={"Idempotency-Key": "x" * 300}, json={"user_id": 1}
+    )
+    assert anonymous.status_code == 401

@@ -59,7 +59,7 @@ async def list_cache_entries(
 
 
 @router.get(
-    "/cache/entries/{cache_key}",
+    "/cache/entries/{cache_key:path}",
     status_code=status.HTTP_200_OK,
     response_model=CacheEntryRead,
     responses=UNKNOWN_KEY,
@@ -72,7 +72,7 @@ async def get_cache_entry(
 
 
 @router.delete(
-    "/cache/entries/{cache_key}",
+    "/cache/entries/{cache_key:path}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
     responses=UNKNOWN_KEY,
@@ -85,7 +85,7 @@ async def delete_cache_entry(
 
 
 @router.post(
-    "/cache/entries/{cache_key}/hits",
+    "/cache/entries/{cache_key:path}/hits",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
     responses=UNKNOWN_KEY,
@@ -98,7 +98,7 @@ async def record_cache_hit(
 
 
 @router.post(
-    "/cache/entries/{cache_key}/feedback",
+    "/cache/entries/{cache_key:path}/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=CacheFeedbackCreated,
     responses=UNKNOWN_KEY,
@@ -128,7 +128,7 @@ async def rate_cache_entry(
 
 
 @router.post(
-    "/cache/entries/{cache_key}/unflag",
+    "/cache/entries/{cache_key:path}/unflag",
     status_code=status.HTTP_200_OK,
     response_model=CacheEntryRead,
     responses=UNKNOWN_KEY,

@@ -40,6 +40,10 @@ METRIC_COLUMNS: tuple[str, ...] = tuple(RoutingMetricIn.model_fields)
 class UnknownRequestId(NotFound): ...
 
 
+class RequestIdVanished(Conflict):
+    """A stored request_id disappeared between our INSERT and SELECT."""
+
+
 class RequestIdConflict(Conflict):
     """request_ids already stored with a different body."""
 
@@ -106,22 +110,6 @@ def _insert_metrics_statement(metrics: Sequence[RoutingMetricIn]) -> sa.Insert:
     )
 
 
-async def _register_users(session: AsyncSession, user_ids: set[int]) -> None:
-    """Register every user id of a batch in one statement (sorted: a stable lock order)."""
-    if not user_ids:
-        return
-    ids = sorted(user_ids)
-    param = sa.cast(
-        sa.bindparam("user_ids", ids, type_=pg.ARRAY(sa.BigInteger)), pg.ARRAY(sa.BigInteger)
-    )
-    stmt = (
-        pg.insert(users_table)
-        .from_select(["id"], sa.select(sa.func.unnest(param)))
-        .on_conflict_do_nothing(index_elements=[users_table.c.id])
-    )
-    await session.execute(stmt)
-
-
 def _dedupe(metrics: Sequence[RoutingMetricIn]) -> list[RoutingMetricIn]:
     """Drop identical repeats of a request_id inside one batch; different bodies → 422."""
     first: dict[str, tuple[int, RoutingMetricIn]] = {}
@@ -151,7 +139,9 @@ async def record_metrics(
     """Store a batch all or nothing; identical re-sends return the stored ids, a request_id
     stored with a different body raises `RequestIdConflict` (the route rolls back)."""
     unique = _dedupe(metrics)
-    await _register_users(session, {m.user_id for m in unique if m.user_id is not None})
+    await users_service.register_users(
+        session, {m.user_id for m in unique if m.user_id is not None}
+    )
     # Rows go in request_id order, so two batches sharing request_ids wait for each other
     # on the unique index in the same order instead of deadlocking.
     ordered = sorted(unique, key=lambda m: m.request_id)
@@ -189,6 +179,10 @@ async def record_metrics(
             )
         if conflicts:
             raise RequestIdConflict(dict(sorted(conflicts.items())))
+    vanished = sorted({m.request_id for m in metrics} - stored.keys())
+    if vanished:
+        # Deleted (e.g. by the retention purge) between our INSERT and SELECT: retryable.
+        raise RequestIdVanished(f"request_id {', '.join(vanished)} was deleted meanwhile; retry.")
     return [stored[m.request_id] for m in metrics]
 
 

@@ -1,9 +1,28 @@
 """Registering user ids on first sight."""
 
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.users.models import User
+
+
+async def register_users(session: AsyncSession, user_ids: Iterable[int]) -> None:
+    """Register many user ids in one statement (sorted: concurrent batches lock in order)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    param = sa.cast(
+        sa.bindparam("user_ids", ids, type_=pg.ARRAY(sa.BigInteger)), pg.ARRAY(sa.BigInteger)
+    )
+    await session.execute(
+        insert(User)
+        .from_select(["id"], sa.select(sa.func.unnest(param)))
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 async def register_user(session: AsyncSession, user_id: int | None) -> None:

@@ -9,10 +9,12 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -195,9 +197,18 @@ async def committed_app(databases: DatabaseFactory):
     """An app on its own freshly migrated database, with real commits (no outer transaction).
     For concurrency, idempotency races and anything that must see committed rows."""
     url = await databases.migrated()
-    application = create_app(make_settings(url))
+    # Concurrency tests queue hundreds of requests on 2 shared cores: wait for the pool.
+    application = create_app(make_settings(url, db_pool_timeout_seconds=60))
     async with application.router.lifespan_context(application):
         yield application
+
+
+async def committed_key(app: FastAPI, scope: Scope | str = Scope.ingest, **kwargs: Any) -> str:
+    """Create and commit an API key on an app with real commits; returns the bearer secret."""
+    async with app.state.sessionmaker() as session:
+        _, token = await auth_service.create_key(session, scope=Scope(scope), **kwargs)
+        await session.commit()
+    return token
 
 
 # pytest-alembic: its built-in tests (single head, upgrade, model/DDL match, up/down

@@ -15,13 +15,12 @@ from sqlalchemy.pool import NullPool
 
 from app.auth import service as auth_service
 from app.auth.dependencies import IngestOrAdmin
-from app.auth.models import Scope
 from app.db import SessionDep
 from app.main import create_app
 from app.transaction import TransactionalRoute
 from app.users.service import register_user
 from app.votes.models import Vote
-from tests.conftest import bearer, make_settings
+from tests.conftest import bearer, committed_key, make_settings
 
 
 class Register(BaseModel):
@@ -41,13 +40,6 @@ async def register(
     await session.execute(sa.insert(Vote).values(**vote))
     await asyncio.sleep(0.05)  # widen the race window
     return {"user_id": payload.user_id, "nonce": random.random()}
-
-
-async def _new_key(app, scope: Scope = Scope.ingest) -> str:
-    async with AsyncSession(app.state.engine) as session:
-        _, token = await auth_service.create_key(session, scope=scope)
-        await session.commit()
-    return token
 
 
 @pytest.fixture
@@ -74,7 +66,7 @@ async def _count_users(app, user_id: int) -> int:
 
 async def test_same_key_same_body_replays_first_response(live) -> None:
     app, http = live
-    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "k-1"}
+    headers = {**bearer(await committed_key(app)), "Idempotency-Key": "k-1"}
     first = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 501})
     second = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 501})
     assert first.status_code == second.status_code == 201
@@ -85,7 +77,7 @@ async def test_same_key_same_body_replays_first_response(live) -> None:
 
 async def test_same_key_different_body_is_409(live) -> None:
     app, http = live
-    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "k-2"}
+    headers = {**bearer(await committed_key(app)), "Idempotency-Key": "k-2"}
     await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 502})
     other = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 503})
     assert other.status_code == 409
@@ -94,7 +86,7 @@ async def test_same_key_different_body_is_409(live) -> None:
 
 async def test_failed_request_does_not_burn_the_key(live) -> None:
     app, http = live
-    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "k-3"}
+    headers = {**bearer(await committed_key(app)), "Idempotency-Key": "k-3"}
     bad = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": "x"})
     assert bad.status_code == 422
     # Nothing was stored for the failed attempt: the client may fix the body, same key.
@@ -108,12 +100,12 @@ async def test_keys_are_per_credential(live) -> None:
     body = {"user_id": 505}
     a = await http.post(
         "/api/v1/_probe/users",
-        headers={**bearer(await _new_key(app)), "Idempotency-Key": "s"},
+        headers={**bearer(await committed_key(app)), "Idempotency-Key": "s"},
         json=body,
     )
     b = await http.post(
         "/api/v1/_probe/users",
-        headers={**bearer(await _new_key(app)), "Idempotency-Key": "s"},
+        headers={**bearer(await committed_key(app)), "Idempotency-Key": "s"},
         json=body,
     )
     assert a.status_code == b.status_code == 201
@@ -122,7 +114,7 @@ async def test_keys_are_per_credential(live) -> None:
 
 async def test_concurrent_requests_with_one_key_write_once(live) -> None:
     app, http = live
-    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "race"}
+    headers = {**bearer(await committed_key(app)), "Idempotency-Key": "race"}
     responses = await asyncio.gather(
         *(
             http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 506})
@@ -141,7 +133,7 @@ async def test_rate_limit_429_with_retry_after(databases) -> None:
     url = await databases.migrated()
     app = create_app(make_settings(url, rate_limit_per_minute=2))
     async with app.router.lifespan_context(app):
-        key = await _new_key(app)
+        key = await committed_key(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             codes = []
@@ -152,7 +144,7 @@ async def test_rate_limit_429_with_retry_after(databases) -> None:
                 codes.append(r.status_code)
             other = await http.post(
                 "/api/v1/feedback-tokens",
-                headers=bearer(await _new_key(app)),
+                headers=bearer(await committed_key(app)),
                 json={"conversation_id": "c"},
             )
     assert codes == [201, 201, 429]
@@ -162,7 +154,7 @@ async def test_rate_limit_429_with_retry_after(databases) -> None:
 
 async def test_revocation_reaches_a_cached_key_within_its_lifetime(live) -> None:
     app, http = live
-    key = await _new_key(app)
+    key = await committed_key(app)
     body = {"conversation_id": "c"}
     assert (await http.post("/api/v1/feedback-tokens", headers=bearer(key), json=body)).is_success
     async with AsyncSession(app.state.engine) as session:
@@ -175,7 +167,7 @@ async def test_revocation_reaches_a_cached_key_within_its_lifetime(live) -> None
 
 async def test_last_used_at_is_recorded_off_the_request_path(live) -> None:
     app, http = live
-    key = await _new_key(app)
+    key = await committed_key(app)
     await http.post("/api/v1/feedback-tokens", headers=bearer(key), json={"conversation_id": "c"})
     await asyncio.gather(*app.state.auth.background)
     async with app.state.engine.connect() as conn:
@@ -239,7 +231,7 @@ async def test_expired_keys_are_forgotten_and_purged(live) -> None:
     from app.idempotency import service as idempotency
 
     app, http = live
-    headers = {**bearer(await _new_key(app)), "Idempotency-Key": "old"}
+    headers = {**bearer(await committed_key(app)), "Idempotency-Key": "old"}
     await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 507})
     async with app.state.engine.begin() as conn:
         await conn.execute(
@@ -260,7 +252,7 @@ async def test_expired_keys_are_forgotten_and_purged(live) -> None:
 
 async def test_a_replay_needs_a_still_valid_credential(live) -> None:
     app, http = live
-    key = await _new_key(app)
+    key = await committed_key(app)
     headers = {**bearer(key), "Idempotency-Key": "k-revoked"}
     first = await http.post("/api/v1/_probe/users", headers=headers, json={"user_id": 509})
     assert first.status_code == 201

@@ -1,41 +1,19 @@
 """Concurrent hits and ratings with real commits (own database, no outer transaction)."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.auth import service as auth_service
-from app.auth.models import Scope
-from app.main import create_app
-from tests.conftest import DatabaseFactory, bearer, make_settings
+from tests.conftest import bearer, committed_key
 
 ENTRIES = "/api/v1/cache/entries"
 
 
-@pytest.fixture
-async def real_app(databases: DatabaseFactory) -> AsyncIterator[FastAPI]:
-    """Like `committed_app`, with a pool timeout generous enough for 200 queued requests
-    on a shared 2-core machine."""
-    url = await databases.migrated()
-    application = create_app(make_settings(url, db_pool_timeout_seconds=60))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-async def ingest_key(app: FastAPI) -> dict[str, str]:
-    async with app.state.sessionmaker() as session:
-        _, token = await auth_service.create_key(session, scope=Scope.ingest, name="gateway")
-        await session.commit()
-    return bearer(token)
-
-
-async def test_200_concurrent_hits_add_exactly_200(real_app: FastAPI) -> None:
-    headers = await ingest_key(real_app)
-    transport = httpx.ASGITransport(app=real_app)
+async def test_200_concurrent_hits_add_exactly_200(committed_app: FastAPI) -> None:
+    headers = bearer(await committed_key(committed_app))
+    transport = httpx.ASGITransport(app=committed_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         body = {"cache_key": "hot", "provider": "p", "model": "m", "cost_usd": 0.01}
         assert (await http.post(ENTRIES, json=body, headers=headers)).status_code == 201
@@ -47,16 +25,16 @@ async def test_200_concurrent_hits_add_exactly_200(real_app: FastAPI) -> None:
 
         entry = (await http.get(f"{ENTRIES}/hot", headers=headers)).json()
         assert entry["hit_count"] == 200
-    async with real_app.state.sessionmaker() as session:
+    async with committed_app.state.sessionmaker() as session:
         day_hits = await session.scalar(
             sa.text("SELECT sum(hits) FROM cache_hit_days WHERE cache_key = 'hot'")
         )
     assert day_hits == 200
 
 
-async def test_concurrent_bad_ratings_flag_once_counted_exactly(real_app: FastAPI) -> None:
-    headers = await ingest_key(real_app)
-    transport = httpx.ASGITransport(app=real_app)
+async def test_concurrent_bad_ratings_flag_once_counted_exactly(committed_app: FastAPI) -> None:
+    headers = bearer(await committed_key(committed_app))
+    transport = httpx.ASGITransport(app=committed_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         body = {"cache_key": "bad", "provider": "p", "model": "m", "cost_usd": 0.01}
         assert (await http.post(ENTRIES, json=body, headers=headers)).status_code == 201

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.main import create_app
-from tests.conftest import bearer, make_settings
+from tests.conftest import bearer, committed_key, make_settings
 
 VOTES = """
 INSERT INTO votes (conversation_id, vote, reasons, comment, email, created_at) VALUES
@@ -30,13 +30,6 @@ INSERT INTO votes (conversation_id, vote, reasons, comment, email, created_at) V
 """
 
 
-async def _admin_key(app: FastAPI) -> dict[str, str]:
-    async with app.state.sessionmaker() as session:
-        _, secret = await auth_service.create_key(session, scope=Scope.admin, name="export")
-        await session.commit()
-    return bearer(secret)
-
-
 @pytest.fixture(scope="module")
 async def export_app(databases) -> AsyncIterator[tuple[FastAPI, dict[str, str]]]:
     """Export reads on its own connection, so the rows must be committed."""
@@ -45,7 +38,7 @@ async def export_app(databases) -> AsyncIterator[tuple[FastAPI, dict[str, str]]]
     async with app.router.lifespan_context(app):
         async with app.state.engine.begin() as conn:
             await conn.execute(sa.text(VOTES))
-        yield app, await _admin_key(app)
+        yield app, bearer(await committed_key(app, Scope.admin))
 
 
 @pytest.fixture
@@ -200,7 +193,7 @@ async def test_exporting_200k_rows_keeps_memory_flat(databases) -> None:
                     f"FROM generate_series(1, {ROWS}) AS g"
                 )
             )
-        admin = await _admin_key(app)
+        admin = bearer(await committed_key(app, Scope.admin))
         gc.collect()
         baseline = _rss_bytes()
         seen = await _stream_through_asgi(app, "/api/v1/export/votes", admin)

@@ -8,21 +8,12 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.auth import service as auth_service
-from app.auth.models import Scope
-from tests.conftest import bearer
+from tests.conftest import bearer, committed_key
 from tests.routing.conftest import METRICS, metric
 
 
-async def ingest_key(app: FastAPI) -> dict[str, str]:
-    async with app.state.sessionmaker() as session:
-        _, token = await auth_service.create_key(session, scope=Scope.ingest, name="gateway")
-        await session.commit()
-    return bearer(token)
-
-
 async def test_overlapping_batches_in_opposite_orders(committed_app: FastAPI) -> None:
-    headers = await ingest_key(committed_app)
+    headers = bearer(await committed_key(committed_app))
     names = [f"req-{i:02d}" for i in range(20)]
     forward = {"items": [metric(n, user_id=1) for n in names]}
     backward = {"items": [metric(n, user_id=1) for n in reversed(names)]}

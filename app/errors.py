@@ -146,9 +146,10 @@ def _error_entry(loc: Sequence[str | int], message: str, kind: str) -> dict[str,
     return {"loc": list(loc), "field": _field_path(loc), "message": message, "type": kind}
 
 
-# SQLSTATE classes that mean "the database is not there right now", not "bad input":
-# 08 connection exception, 53 insufficient resources, 57 operator intervention.
-_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|53|57)")
+# SQLSTATE classes that mean "retry later", not "bad input": 08 connection exception,
+# 40 transaction rollback (deadlock, serialization failure), 53 insufficient resources,
+# 57 operator intervention.
+_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|40|53|57)")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -90,3 +90,18 @@ async def test_database_refusals_are_classified_by_sqlstate(db) -> None:
             await db.execute(sa.text(sql))
         await savepoint.rollback()
         assert client_data_status(caught.value) == expected, sql
+
+
+def test_deadlocks_and_serialization_failures_are_retryable() -> None:
+    from app.errors import is_database_unavailable
+
+    class FakePgError(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__(sqlstate)
+            self.sqlstate = sqlstate
+
+    for code in ("40P01", "40001", "57P01", "08006"):
+        wrapped = sa.exc.DBAPIError("stmt", {}, FakePgError(code))
+        assert is_database_unavailable(wrapped), code
+    for code in ("22003", "23505", "42601"):
+        assert not is_database_unavailable(sa.exc.DBAPIError("s", {}, FakePgError(code))), code

@@ -316,13 +316,7 @@ async def submit_feedback(
     if expert_id is None:
         raise UnprocessableEntity("An admin key must give expert_id.", field=["expert_id"])
     p = profiles.c
-    await session.execute(
-        sa.select(
-            sa.func.pg_advisory_xact_lock(
-                _QUERY_LOCK_CLASS, sa.func.hashtext(str(payload.query_id))
-            )
-        )
-    )
+    await _lock_query(session, payload.query_id)
     peers = await _peers(
         session, query_id=payload.query_id, expert_id=expert_id, verdict=payload.feedback_type
     )
@@ -546,6 +540,13 @@ async def list_candidates(
     return Page[FaqCandidateRead](items=items, next_cursor=next_cursor)
 
 
+async def _lock_query(session: AsyncSession, query_id: uuid.UUID) -> None:
+    """Serialise the work on one answered query (reviews, candidate decisions)."""
+    await session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(_QUERY_LOCK_CLASS, sa.func.hashtext(str(query_id))))
+    )
+
+
 async def _decide(
     session: AsyncSession,
     candidate_id: uuid.UUID,
@@ -555,6 +556,12 @@ async def _decide(
     reason: str | None = None,
 ) -> FaqCandidateRead:
     c = candidates.c
+    query_id = await session.scalar(sa.select(c.query_id).where(c.id == candidate_id))
+    if query_id is None:
+        raise UnknownCandidate(f"No FAQ candidate {candidate_id}.")
+    # Same lock, same order as submit_feedback (query lock, then profiles, then the
+    # candidate): a decision racing a review of the same query waits instead of deadlocking.
+    await _lock_query(session, query_id)
     stmt = (
         sa.update(candidates)
         .where(c.id == candidate_id, c.approval_status == ApprovalStatus.pending)

@@ -157,11 +157,20 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
     anonymised["api_keys"] = await run(
         "UPDATE api_keys SET user_id = NULL WHERE user_id = :uid", **uid
     )
+    # Stored responses holding the user's id or email as a JSON value (not merely those
+    # digits inside a timestamp); bodies that are not JSON documents (204s) are skipped.
     deleted["idempotency_keys"] = await run(
-        "DELETE FROM idempotency_keys WHERE response_body ~ :id_pattern "
-        "OR EXISTS (SELECT 1 FROM unnest(CAST(:emails AS text[])) AS e "
-        "WHERE strpos(lower(response_body), e) > 0)",
-        id_pattern=rf"\m{user_id}\M",
+        r"""
+        DELETE FROM idempotency_keys
+        WHERE response_body ~ '^\s*[\[{]'
+          AND EXISTS (
+            SELECT 1 FROM jsonb_path_query(CAST(response_body AS jsonb), 'strict $.**') AS v
+            WHERE v = to_jsonb(CAST(:uid AS bigint))
+               OR (jsonb_typeof(v) = 'string'
+                   AND lower(v #>> '{}') = ANY(CAST(:emails AS text[])))
+          )
+        """,
+        **uid,
         emails=emails,
     )
     deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)

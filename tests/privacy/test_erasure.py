@@ -159,11 +159,41 @@ async def test_erasing_twice_is_404_and_unknown_user_404(client, connection, adm
     assert again.headers["content-type"] == "application/problem+json"
 
 
-async def test_erasure_is_admin_only_and_validates_the_id(client, ingest_headers) -> None:
+async def test_erasure_is_admin_only_and_validates_the_id(
+    client, ingest_headers, admin_headers
+) -> None:
     assert (await client.delete("/api/v1/users/1")).status_code == 401
     assert (await client.delete("/api/v1/users/1", headers=ingest_headers)).status_code == 403
-    bad = await client.delete("/api/v1/users/not-a-number", headers=ingest_headers)
-    assert bad.status_code in (403, 422)
+    bad = await client.delete("/api/v1/users/not-a-number", headers=admin_headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "user_id"
+
+
+async def test_erasure_keeps_other_callers_idempotency_records(
+    client, connection, admin_headers
+) -> None:
+    """Only responses holding the user's id (or email) as a JSON value go; the same
+    digits inside someone else's timestamp do not make a record the user's."""
+    await connection.execute(sa.text("INSERT INTO users (id) VALUES (2026)"))
+    rows = {
+        "theirs": '{"id": "x", "user_id": 2026}',
+        "nested": '{"items": [{"user_id": 2026}]}',
+        "unrelated": '{"id": "y", "created_at": "2026-11-23T20:26:00Z", "count": 20260}',
+        "empty-204": "",
+    }
+    for key, body in rows.items():
+        await connection.execute(
+            sa.text(
+                "INSERT INTO idempotency_keys (caller, key, request_fingerprint, status_code, "
+                "response_body, expires_at) VALUES ('c', :k, 'f', 201, :b, now() + interval '1 h')"
+            ),
+            {"k": key, "b": body},
+        )
+    response = await client.delete("/api/v1/users/2026", headers=admin_headers)
+    assert response.status_code == 200
+    assert response.json()["deleted"]["idempotency_keys"] == 2
+    left = (await connection.execute(sa.text("SELECT key FROM idempotency_keys"))).scalars()
+    assert sorted(left) == ["empty-204", "unrelated"]
 
 
 async def test_erasure_failure_rolls_everything_back(client, connection, admin_headers) -> None:

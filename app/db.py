@@ -6,6 +6,7 @@ constraint and index gets a stable, PostgreSQL-style name that Alembic can compa
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -65,8 +66,21 @@ def user_fk(*, nullable: bool = True, ondelete: str = "SET NULL") -> Any:
     )
 
 
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     """An asyncpg engine sized for one worker; see stack-notes for why overflow is 0."""
+    connect_args: dict[str, Any] = {
+        "statement_cache_size": settings.db_statement_cache_size,
+        "server_settings": {"application_name": "feedback-service"},
+    }
+    if settings.db_statement_cache_size == 0:
+        # Behind PgBouncer in transaction mode: no statement may be cached across
+        # transactions (asyncpg's cache and SQLAlchemy's own), and names must be unique.
+        connect_args["prepared_statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -75,10 +89,7 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         pool_pre_ping=True,
         # Parameters hold emails and comments: never put them in logs or error text.
         hide_parameters=True,
-        connect_args={
-            "statement_cache_size": settings.db_statement_cache_size,
-            "server_settings": {"application_name": "feedback-service"},
-        },
+        connect_args=connect_args,
     )
 
 

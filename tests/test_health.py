@@ -1,5 +1,7 @@
 """Liveness, readiness and the problem+json rendering of framework errors."""
 
+from typing import Any
+
 import httpx
 
 from app.main import create_app
@@ -101,3 +103,24 @@ async def test_body_over_one_mib_is_413(client, ingest_headers) -> None:
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_pgbouncer_mode_caches_no_statements(database_url) -> None:
+    """With DB_STATEMENT_CACHE_SIZE=0 queries still work and nothing is cached across
+    transactions (the transaction-mode PgBouncer requirement)."""
+    import sqlalchemy as sa
+
+    from app.db import create_engine
+
+    engine = create_engine(make_settings(database_url, db_statement_cache_size=0), database_url)
+    try:
+        for _ in range(3):
+            async with engine.connect() as conn:
+                assert await conn.scalar(sa.text("SELECT count(*) FROM users")) is not None
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection  # asyncpg's own connection
+                adapted: Any = raw.dbapi_connection  # SQLAlchemy's adapter around it
+                assert driver._stmt_cache.get_max_size() == 0
+                assert adapted._prepared_statement_cache is None
+    finally:
+        await engine.dispose()

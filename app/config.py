@@ -67,22 +67,24 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight requests may take to finish before exit.",
     )
     retention_votes_days: int = Field(
-        default=730, ge=1, description="`purge` default: votes older than this go."
+        default=730, ge=1, le=36500, description="`purge` default: votes older than this go."
     )
     retention_routing_metrics_days: int = Field(
         default=365,
         ge=1,
+        le=36500,
         description="`purge` default for routing metrics (their routing feedback goes with them).",
     )
     retention_routing_feedback_days: int = Field(
-        default=365, ge=1, description="`purge` default for routing feedback."
+        default=365, ge=1, le=36500, description="`purge` default for routing feedback."
     )
     retention_cache_feedback_days: int = Field(
-        default=365, ge=1, description="`purge` default for cache ratings."
+        default=365, ge=1, le=36500, description="`purge` default for cache ratings."
     )
     retention_expert_feedback_days: int = Field(
         default=1825,
         ge=1,
+        le=36500,
         description="`purge` default for expert reviews (approved FAQ entries keep their text).",
     )
 

@@ -34,6 +34,9 @@ _AGE_RE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$")
 _UNIT = {"d": "days", "": "days", "h": "hours", "w": "weeks"}
 
 
+MAX_AGE = dt.timedelta(days=36500)  # keeps `now - age` far from datetime's limits
+
+
 class InvalidAge(ValueError):
     """An --older-than value that is not `<n>d`, `<n>w` or `<n>h` with n > 0."""
 
@@ -43,7 +46,13 @@ def parse_age(text: str) -> dt.timedelta:
     match = _AGE_RE.match(text.lower())
     if match is None or int(match.group(1)) <= 0:
         raise InvalidAge(f"expected e.g. 365d, 12w or 48h, got {text!r}")
-    return dt.timedelta(**{_UNIT[match.group(2)]: int(match.group(1))})
+    try:
+        age = dt.timedelta(**{_UNIT[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        age = MAX_AGE + MAX_AGE
+    if age > MAX_AGE:
+        raise InvalidAge(f"at most {MAX_AGE.days} days, got {text!r}")
+    return age
 
 
 def default_ages(settings: Settings) -> dict[Dataset, dt.timedelta]:

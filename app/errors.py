@@ -104,7 +104,14 @@ class Problem(BaseModel):
 
 
 def _doc(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description}
+    # `model` registers the Problem schema; the content entry declares the media type
+    # the service really sends.
+    problem_schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: problem_schema},
+    }
 
 
 # Documented on every /api/v1 operation (set once on the API router).

@@ -99,27 +99,32 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
     deleted: dict[str, int] = {}
     anonymised: dict[str, int] = {}
 
-    deleted["votes"] = await run(
-        "DELETE FROM votes WHERE user_id = :uid OR lower(email) = ANY(CAST(:emails AS text[]))",
-        uid=user_id,
-        emails=emails,
-    )
+    # One indexed statement per condition (an OR across columns would scan the table).
+    deleted["votes"] = await run("DELETE FROM votes WHERE user_id = :uid", **uid)
+    if emails:
+        deleted["votes"] += await run(
+            "DELETE FROM votes WHERE lower(email) = ANY(CAST(:emails AS text[]))", emails=emails
+        )
     deleted["routing_feedback"] = await run(
         "DELETE FROM routing_feedback WHERE user_id = :uid", **uid
     )
     deleted["cache_feedback"] = await run("DELETE FROM cache_feedback WHERE user_id = :uid", **uid)
     anonymised["routing_metrics"] = await run(
-        "UPDATE routing_metrics SET user_id = NULL, session_id = NULL "
-        "WHERE user_id = :uid OR session_id = ANY(CAST(:sessions AS text[]))",
-        uid=user_id,
-        sessions=sessions,
+        "UPDATE routing_metrics SET user_id = NULL, session_id = NULL WHERE user_id = :uid", **uid
     )
-    # Other users' routing feedback in the user's sessions keeps its rows, not the session id.
-    anonymised["routing_feedback"] = await run(
-        "UPDATE routing_feedback SET session_id = NULL "
-        "WHERE session_id = ANY(CAST(:sessions AS text[]))",
-        sessions=sessions,
-    )
+    anonymised["routing_feedback"] = 0
+    if sessions:
+        anonymised["routing_metrics"] += await run(
+            "UPDATE routing_metrics SET session_id = NULL "
+            "WHERE session_id = ANY(CAST(:sessions AS text[]))",
+            sessions=sessions,
+        )
+        # Other users' feedback in the user's sessions keeps its rows, not the session id.
+        anonymised["routing_feedback"] = await run(
+            "UPDATE routing_feedback SET session_id = NULL "
+            "WHERE session_id = ANY(CAST(:sessions AS text[]))",
+            sessions=sessions,
+        )
 
     deleted["expert_faq_candidates"] = 0
     deleted["expert_feedback"] = 0

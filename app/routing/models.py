@@ -62,6 +62,7 @@ class RoutingMetric(SQLModel, table=True):
             "selected_model",
         ),
         sa.Index("ix_routing_metrics_user_id", "user_id"),
+        sa.Index("ix_routing_metrics_session_id", "session_id"),  # erasure by session
     )
 
     id: uuid.UUID | None = uuid_pk()
@@ -117,6 +118,7 @@ class RoutingFeedback(SQLModel, table=True):
         sa.CheckConstraint("char_length(comment) <= 4000", name="comment_max_4000"),
         sa.Index("ix_routing_feedback_request_id", "request_id"),
         sa.Index("ix_routing_feedback_user_id", "user_id"),
+        sa.Index("ix_routing_feedback_session_id", "session_id"),  # erasure by session
         sa.Index("ix_routing_feedback_created_at", "created_at"),
     )
 

@@ -41,6 +41,8 @@ class Vote(SQLModel, table=True):
         sa.Index("ix_votes_created_at", "created_at"),
         sa.Index("ix_votes_query_id", "query_id"),
         sa.Index("ix_votes_user_id", "user_id"),
+        # Erasure finds a user's votes by any email they used.
+        sa.Index("ix_votes_email_lower", sa.text("lower(email)")),
     )
 
     id: uuid.UUID | None = uuid_pk()

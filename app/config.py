@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         ge=1,
         description="On SIGTERM, how long in-flight requests may take to finish before exit.",
     )
+    max_concurrent_exports: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="Streaming exports at once per process (each holds a database "
+        "connection for the whole download); more → 429.",
+    )
     retention_votes_days: int = Field(
         default=730, ge=1, le=36500, description="`purge` default: votes older than this go."
     )

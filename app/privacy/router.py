@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.background import BackgroundTask
 
 from app.auth.dependencies import Admin
 from app.db import SessionDep
+from app.errors import TooManyRequests
 from app.privacy import service
 from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
 from app.query_params import TimeWindowDep
@@ -43,6 +47,40 @@ def analytics_engine(request: Request) -> AsyncEngine:
     return engine
 
 
+async def _take_export_slot(request: Request) -> Callable[[], None]:
+    """Reserve one of the process's export slots (each download holds a connection for
+    its whole length), or 429; returns an idempotent release."""
+    slots: asyncio.Semaphore | None = getattr(request.app.state, "export_slots", None)
+    if slots is None:
+        slots = request.app.state.export_slots = asyncio.Semaphore(
+            request.app.state.settings.max_concurrent_exports
+        )
+    if slots.locked():
+        raise TooManyRequests(
+            "Too many exports are running; retry shortly.", headers={"Retry-After": "30"}
+        )
+    await slots.acquire()  # a slot is free: this does not wait
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            slots.release()
+
+    return release
+
+
+async def _releasing(
+    chunks: AsyncIterator[bytes], release: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        release()
+
+
 @router.get(
     "/export/{dataset}",
     status_code=status.HTTP_200_OK,
@@ -66,14 +104,19 @@ async def export_dataset(
     ),
 ) -> StreamingResponse:
     """Stream one dataset (rows created in `[from, to)`) from a server-side cursor."""
+    release = await _take_export_slot(request)
     # The request's session is closed as soon as this returns, before the body is sent:
     # the generator opens its own connection (on the read replica when configured).
-    body = service.export_bytes(
-        analytics_engine(request), dataset, fmt=format, start=window.start, end=window.end
+    body = _releasing(
+        service.export_bytes(
+            analytics_engine(request), dataset, fmt=format, start=window.start, end=window.end
+        ),
+        release,
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
         body,
+        background=BackgroundTask(release),
         media_type=service.MEDIA_TYPES[format],
         headers={
             "Content-Disposition": f'attachment; filename="{dataset.value}-{stamp}.{format.value}"',

@@ -208,3 +208,20 @@ async def test_exporting_200k_rows_keeps_memory_flat(databases) -> None:
         f"peak RSS growth {growth / 1e6:.1f} MB"
     )
     assert growth < 50 * 1024 * 1024, f"RSS grew by {growth / 1e6:.1f} MB"
+
+
+async def test_exports_beyond_the_per_process_limit_get_429(client, admin_headers, app) -> None:
+    import asyncio
+
+    app.state.export_slots = asyncio.Semaphore(1)
+    await app.state.export_slots.acquire()  # one export already running
+    try:
+        busy = await client.get("/api/v1/export/votes", headers=admin_headers)
+    finally:
+        app.state.export_slots.release()
+    assert busy.status_code == 429
+    assert busy.headers["retry-after"]
+    free = await client.get("/api/v1/export/votes", headers=admin_headers)
+    assert free.status_code == 200
+    assert app.state.export_slots._value == 1  # the finished export gave its slot back
+    del app.state.export_slots

@@ -21,7 +21,9 @@ Rules worth knowing (see also the README):
   author trust are replaced only if the new expert's trust is strictly higher (the
   better-trusted answer is the one reviewed). An expert who is verified, active and at or
   above the auto-approval threshold publishes directly: their candidate is
-  `auto_approved` (taking over a pending candidate of the same query, if any).
+  `auto_approved` (taking over a pending candidate of the same query, if any) — unless
+  the query already has a published entry: a correction of a published answer always
+  waits in the queue as `pending`, so one query never gets two published answers.
 * **Decisions.** Approve/reject act only on `pending` candidates (else 409), record
   `approved_by` (the admin key's operator, may be null) and `approved_at`, and move the
   author's `approved_count` / `rejected_count` and trust in the same transaction.
@@ -391,6 +393,7 @@ async def submit_feedback(
             own_row.is_verified
             and own_row.is_active
             and own_row.trust_score >= auto_approval_threshold
+            and not await _has_published_candidate(session, payload.query_id)
         )
         candidate = await _propose_candidate(
             session,
@@ -403,6 +406,16 @@ async def submit_feedback(
     return ExpertFeedbackCreated(
         id=stored.id, expert_id=expert_id, created_at=stored.created_at, faq_candidate=candidate
     )
+
+
+async def _has_published_candidate(session: AsyncSession, query_id: uuid.UUID) -> bool:
+    """Whether the query already has an approved or auto-approved FAQ entry."""
+    c = candidates.c
+    published = (ApprovalStatus.approved, ApprovalStatus.auto_approved)
+    found = await session.scalar(
+        sa.select(sa.exists().where(c.query_id == query_id, c.approval_status.in_(published)))
+    )
+    return bool(found)
 
 
 async def _propose_candidate(

@@ -40,7 +40,8 @@ confirmed verdicts ``(approved + agreements) / (approved + rejected + agreements
 disagreements)``, ``None`` without evidence.
 
 The service computes the same formulas in SQL inside the one ``UPDATE`` that changes the
-counters (no read-modify-write); ``tests/experts/test_trust.py::test_sql_rendering_matches_python`` checks both agree.
+counters (no read-modify-write); ``test_sql_rendering_matches_python`` in
+``tests/experts/test_trust.py`` checks both agree.
 """
 
 from __future__ import annotations

@@ -151,3 +151,24 @@ async def test_unknown_candidate_is_404_and_auto_approved_cannot_be_decided(
     assert conflict.status_code == 409
     listed = await client.get(URL, params={"status": "auto_approved"}, headers=admin_headers)
     assert [c["id"] for c in listed.json()["items"]] == [ref["id"]]
+
+
+async def test_a_published_query_is_never_auto_approved_twice(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    new_expert: NewExpert,
+    review: Review,
+    set_profile: SetProfile,
+) -> None:
+    statuses = []
+    query_id = str(uuid.uuid4())
+    for _ in range(2):
+        expert = await new_expert()
+        await client.patch(
+            f"/api/v1/experts/{expert['id']}", json={"is_verified": True}, headers=admin_headers
+        )
+        await set_profile(expert["id"], trust_score=0.95)
+        response = await review(expert["id"], query_id=query_id)
+        statuses.append(response.json()["faq_candidate"]["approval_status"])
+    # The second trusted correction changes a published answer: a human decides.
+    assert statuses == ["auto_approved", "pending"]

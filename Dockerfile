@@ -20,9 +20,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
-    LOG_JSON=true
+    LOG_JSON=true \
+    FEEDBACK_DATA_DIR=/var/lib/feedback-service
+# Without DATABASE_URL the service runs its embedded PostgreSQL in FEEDBACK_DATA_DIR (a
+# demo: `docker run -p 8000:8000 feedback-service`); with it, that directory stays empty.
 RUN groupadd --system --gid 10001 feedback \
-    && useradd --system --uid 10001 --gid feedback --no-create-home --shell /usr/sbin/nologin feedback
+    && useradd --system --uid 10001 --gid feedback --no-create-home --shell /usr/sbin/nologin feedback \
+    && mkdir -p /var/lib/feedback-service \
+    && chown 10001:10001 /var/lib/feedback-service
 WORKDIR /srv
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /srv /srv

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.auth import service as auth_service
@@ -192,6 +193,32 @@ class DemoSummary:
     skipped: bool = False
 
 
+def _trust_from_counters() -> str:
+    """The demo experts' trust and accuracy, computed from their counters by the same SQL
+    the service uses (so the first real decision moves trust the expected way)."""
+    from app.experts import service as experts_service
+
+    profiles = experts_service.profiles
+    p = profiles.c
+    counters = {
+        "approved": p.approved_count,
+        "rejected": p.rejected_count,
+        "agreements": p.agreement_count,
+        "disagreements": p.disagreement_count,
+    }
+    stmt = (
+        sa.update(profiles)
+        .where(p.user_id.between(sa.literal_column(":first"), sa.literal_column(":last")))
+        .values(
+            trust_score=experts_service.trust_sql(**counters, verified=p.is_verified),
+            feedback_accuracy_rate=experts_service.accuracy_sql(**counters),
+        )
+    )
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
 async def demo_present(conn: AsyncConnection) -> bool:
     return bool(
         await conn.scalar(
@@ -337,8 +364,11 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "ARRAY[(CAST(:credentials AS text[]))[1 + g % 5]]::expert_credential_type[], "
             "ARRAY[(CAST(:specs AS text[]))[1 + g % 8], "
             "(CAST(:specs AS text[]))[1 + (g + 3) % 8]], "
-            "3 + g * 2, 0, NULL, NULL, round((0.45 + g * 0.04)::numeric, 3)::float8, "
-            "g % 4, g % 3, g * 2, g % 5, 'ODCEC-' || (1000 + g * 37), "
+            # trust_score is recomputed from the counters by the next statement; expert
+            # g = 1 has the evidence (60 approvals) to publish directly.
+            "3 + g * 2, 0, NULL, NULL, 0.5, "
+            "CASE WHEN g = 1 THEN 60 ELSE g % 4 END, g % 3, g * 2, g % 5, "
+            "'ODCEC-' || (1000 + g * 37), "
             "(CAST(:orgs AS text[]))[1 + g % 4], (CAST(:cities AS text[]))[1 + g % 8], "
             "g % 5 <> 0, CASE WHEN g % 5 <> 0 THEN now() - interval '90 days' END, g <> 11 "
             "FROM generate_series(0, 11) g",
@@ -350,6 +380,7 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
                 "cities": CITIES,
             },
         ),
+        (_trust_from_counters(), common),
         (
             "INSERT INTO expert_feedback (query_id, expert_id, feedback_type, category, "
             "query_text, original_answer, expert_answer, improvement_suggestions, "
@@ -382,9 +413,8 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
         ),
         (
             "UPDATE expert_profiles p SET feedback_count = f.n, "
-            "feedback_accuracy_rate = round(f.acc::numeric, 3)::float8, "
             "average_response_time_seconds = f.avg_time "
-            "FROM (SELECT expert_id, count(*) AS n, avg(confidence_score) AS acc, "
+            "FROM (SELECT expert_id, count(*) AS n, "
             "avg(time_spent_seconds)::float8 AS avg_time FROM expert_feedback "
             "GROUP BY expert_id) f WHERE p.id = f.expert_id "
             "AND p.user_id BETWEEN :first AND :last",
@@ -397,7 +427,9 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "rejection_reason, suggested_category, suggested_tags, regulatory_references, "
             "priority_score, supporting_count) "
             "SELECT f.query_id, f.query_text, f.expert_answer, f.id, f.expert_id, p.trust_score, "
-            "s.status::approval_status, "
+            # auto_approved only where the rule allows it (verified, active, trusted).
+            "CASE WHEN p.is_verified AND p.is_active AND p.trust_score >= 0.9 "
+            "THEN 'auto_approved' ELSE s.status END::approval_status, "
             "CASE WHEN s.status = 'approved' THEN :first + 299 END, "
             "CASE WHEN s.status IN ('approved', 'auto_approved') THEN now() END, "
             "CASE WHEN s.status = 'rejected' THEN 'demo: già coperto da una FAQ esistente' END, "
@@ -406,8 +438,8 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "FROM (SELECT DISTINCT ON (query_id) * FROM expert_feedback "
             "WHERE expert_answer IS NOT NULL ORDER BY query_id, created_at) f "
             "JOIN expert_profiles p ON p.id = f.expert_id "
-            "CROSS JOIN LATERAL (SELECT (ARRAY['pending','approved','rejected','auto_approved',"
-            "'pending'])[1 + abs(hashtext(f.query_id::text)) % 5] AS status) s "
+            "CROSS JOIN LATERAL (SELECT (ARRAY['pending','approved','rejected',"
+            "'pending'])[1 + abs(hashtext(f.query_id::text)) % 4] AS status) s "
             "WHERE p.user_id BETWEEN :first AND :last",
             common,
         ),

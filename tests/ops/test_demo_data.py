@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from app import demo_data
 from app.auth import service as auth_service
 from app.auth.models import Scope
+from app.experts import trust
 from app.main import create_app
 from tests.conftest import bearer, make_settings
 from tests.ops.test_retention_and_cli import _cli
@@ -68,6 +70,33 @@ async def test_demo_data_fills_every_table_and_analytics(databases) -> None:
         assert providers == {"openai", "anthropic", "mistral", "google"}
         assert all(q.endswith("?") for q in questions)
         assert {"pending", "approved", "rejected"} <= statuses
+
+        # Demo experts obey the trust rules: trust follows from their counters, and only
+        # verified, active, trusted experts have auto-approved candidates.
+        async with engine.connect() as conn:
+            experts = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT approved_count, rejected_count, agreement_count, "
+                        "disagreement_count, is_verified, trust_score FROM expert_profiles"
+                    )
+                )
+            ).all()
+            auto_authors = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT p.is_verified, p.is_active, p.trust_score "
+                        "FROM expert_faq_candidates c JOIN expert_profiles p "
+                        "ON p.id = c.expert_id WHERE c.approval_status = 'auto_approved'"
+                    )
+                )
+            ).all()
+        for a, r, ag, dis, verified, score in experts:
+            evidence = trust.Evidence(approved=a, rejected=r, agreements=ag, disagreements=dis)
+            expected = trust.trust_score(evidence, verified=verified)
+            assert score == pytest.approx(expected)
+        assert auto_authors
+        assert all(v and act and t >= 0.9 for v, act, t in auto_authors)
 
         async with app.state.sessionmaker() as session:
             _, secret = await auth_service.create_key(session, scope=Scope.admin, name="t")

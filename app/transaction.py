@@ -52,12 +52,14 @@ class TransactionalRoute(APIRoute):
                             headers={"Idempotent-Replayed": "true"},
                         )
                 response = await handler(request)
-                if claim is not None and 200 <= response.status_code < 300:
+                if claim is not None and response.status_code < 400:
+                    # Every committed outcome is remembered, so a replay never finds the
+                    # claim's placeholder (status 0).
                     await idempotency.record(
                         session,
                         claim.id,
                         status_code=response.status_code,
-                        body=bytes(response.body).decode(),
+                        body=bytes(getattr(response, "body", b"")).decode(),
                     )
                 if response.status_code < 400:
                     await session.commit()

@@ -30,6 +30,48 @@ $function$
 )
 
 
+# Keeps response_cache's rating tallies equal to its cache_feedback rows. A rating of 4 or
+# 5 is "good" (app/cache/flagging.py GOOD_RATING). After a cascade from a deleted entry the
+# UPDATE finds no row, which is what we want.
+cache_feedback_tally = PGFunction(
+    schema="public",
+    signature="cache_feedback_tally()",
+    definition="""
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE response_cache
+        SET rating_count = rating_count + 1,
+            rating_sum = rating_sum + NEW.rating,
+            good_count = good_count + CASE WHEN NEW.rating >= 4 THEN 1 ELSE 0 END
+        WHERE cache_key = NEW.cache_key;
+        RETURN NEW;
+    END IF;
+    UPDATE response_cache
+    SET rating_count = rating_count - 1,
+        rating_sum = rating_sum - OLD.rating,
+        good_count = good_count - CASE WHEN OLD.rating >= 4 THEN 1 ELSE 0 END
+    WHERE cache_key = OLD.cache_key;
+    RETURN OLD;
+END;
+$function$
+""",
+)
+
+cache_feedback_tally_trigger = PGTrigger(
+    schema="public",
+    signature="trg_cache_feedback_tally",
+    on_entity="public.cache_feedback",
+    is_constraint=False,
+    definition=(
+        "AFTER INSERT OR DELETE ON public.cache_feedback FOR EACH ROW "
+        "EXECUTE FUNCTION public.cache_feedback_tally()"
+    ),
+)
+
+
 def updated_at_trigger(table: str) -> PGTrigger:
     """`BEFORE UPDATE` trigger that keeps `table.updated_at` current."""
     return PGTrigger(
@@ -52,4 +94,9 @@ def replaceable_entities() -> list[ReplaceableEntity]:
     """What env.py registers with alembic_utils."""
     import app.models  # noqa: F401  (the trigger list depends on every table being loaded)
 
-    return [set_updated_at, *(updated_at_trigger(t) for t in tables_with_updated_at())]
+    return [
+        set_updated_at,
+        *(updated_at_trigger(t) for t in tables_with_updated_at()),
+        cache_feedback_tally,
+        cache_feedback_tally_trigger,
+    ]

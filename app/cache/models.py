@@ -23,6 +23,11 @@ class CacheEntry(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("cost_usd >= 0", name="cost_usd_non_negative"),
         sa.CheckConstraint("hit_count >= 0", name="hit_count_non_negative"),
+        sa.CheckConstraint(
+            "rating_count >= 0 AND good_count >= 0 AND good_count <= rating_count "
+            "AND rating_sum >= rating_count AND rating_sum <= 5 * rating_count",
+            name="rating_tally_consistent",
+        ),
         sa.Index("ix_response_cache_status", "status"),
         sa.Index("ix_response_cache_created_at", "created_at"),
     )
@@ -45,6 +50,17 @@ class CacheEntry(SQLModel, table=True):
         sa_column_kwargs={"server_default": CacheEntryStatus.active.value},
     )
     flagged_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Tallies of cache_feedback, kept by the `cache_feedback_tally` trigger on every insert
+    # and delete (erasure, retention, cascade), so reads and the flagging rule are O(1).
+    rating_count: int = Field(
+        default=0, sa_type=sa.Integer, nullable=False, sa_column_kwargs={"server_default": "0"}
+    )
+    rating_sum: int = Field(
+        default=0, sa_type=sa.BigInteger, nullable=False, sa_column_kwargs={"server_default": "0"}
+    )
+    good_count: int = Field(
+        default=0, sa_type=sa.Integer, nullable=False, sa_column_kwargs={"server_default": "0"}
+    )
     created_at: dt.datetime | None = created_at_column()
     updated_at: dt.datetime | None = updated_at_column()
 

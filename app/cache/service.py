@@ -36,8 +36,6 @@ hit_days = CacheHitDay.__table__  # type: ignore[attr-defined]
 
 USER_AGENT_MAX = 512
 FLAGGED_LIST_MAX = 1000
-# Advisory-lock class for "ratings of one cache entry" (two-int4 form; the int is 'cach').
-_RATING_LOCK_CLASS = 0x63616368
 
 
 class UnknownCacheKey(NotFound):
@@ -82,18 +80,11 @@ async def upsert_entry(session: AsyncSession, payload: CacheEntryUpsert) -> tupl
 
 
 def _entries_with_stats() -> sa.Select[Any]:
-    """Entries joined with their rating count and mean rating."""
-    stats = (
-        sa.select(
-            sa.func.count().label("rating_count"),
-            sa.func.avg(feedback.c.rating).label("avg_rating"),
-        )
-        .where(feedback.c.cache_key == entries.c.cache_key)
-        .lateral("stats")
-    )
-    return sa.select(entries, stats.c.rating_count, stats.c.avg_rating).select_from(
-        entries.join(stats, sa.true())
-    )
+    """Entries with their mean rating (from the trigger-kept tallies: no aggregation)."""
+    avg_rating = (
+        sa.cast(entries.c.rating_sum, sa.Float) / sa.func.nullif(entries.c.rating_count, 0)
+    ).label("avg_rating")
+    return sa.select(entries, avg_rating)
 
 
 async def get_entry(session: AsyncSession, cache_key: str) -> CacheEntryRead:
@@ -173,12 +164,6 @@ async def rate_entry(
     rule: FlagRule,
 ) -> RatingRecorded:
     """Store a rating and, in the same transaction, flag the entry if its ratings tip it."""
-    # Ratings of one entry are serialised so each one sees every earlier rating when it
-    # applies the rule (two concurrent ratings could otherwise both miss the tipping count).
-    # An advisory lock rather than a row lock, so hits on the entry are never blocked.
-    await session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(_RATING_LOCK_CLASS, sa.func.hashtext(cache_key)))
-    )
     await register_user(session, user_id)
     if user_agent is not None:
         user_agent = user_agent.replace("\x00", "")[:USER_AGENT_MAX]
@@ -198,21 +183,19 @@ async def rate_entry(
     if rating_id is None:
         raise _unknown(cache_key)
 
+    # The insert's trigger updated the entry's tallies and holds its row lock until commit,
+    # so concurrent ratings of one entry queue here and each sees every earlier one: the
+    # rating that tips the rule is the one that flags.
     tally = (
         await session.execute(
-            sa.select(
-                entries.c.status,
-                sa.func.count(feedback.c.id).label("ratings"),
-                sa.func.count(feedback.c.id).filter(feedback.c.rating >= GOOD_RATING).label("good"),
+            sa.select(entries.c.status, entries.c.rating_count, entries.c.good_count).where(
+                entries.c.cache_key == cache_key
             )
-            .select_from(entries.outerjoin(feedback, feedback.c.cache_key == entries.c.cache_key))
-            .where(entries.c.cache_key == cache_key)
-            .group_by(entries.c.id)
         )
     ).one()
     status = CacheEntryStatus(tally.status)
     if status is CacheEntryStatus.active and rule.should_flag(
-        ratings=tally.ratings, good=tally.good
+        ratings=tally.rating_count, good=tally.good_count
     ):
         await session.execute(
             sa.update(entries)

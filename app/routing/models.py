@@ -63,6 +63,10 @@ class RoutingMetric(SQLModel, table=True):
         ),
         sa.Index("ix_routing_metrics_user_id", "user_id"),
         sa.Index("ix_routing_metrics_session_id", "session_id"),  # erasure by session
+        # Recommendations: one pattern's recent requests.
+        sa.Index(
+            "ix_routing_metrics_pattern_detected_created_at", "pattern_detected", "created_at"
+        ),
     )
 
     id: uuid.UUID | None = uuid_pk()

@@ -130,10 +130,13 @@ async def routing_recommendations(
     complexity: Annotated[
         float | None, Query(ge=0, le=1, allow_inf_nan=False, description="Complexity score.")
     ] = None,
+    days: Annotated[
+        int, Query(ge=1, le=3650, description="Only requests of the last `days` days.")
+    ] = 90,
 ) -> Recommendations:
     """Rank providers/models for a pattern by a conservative quality estimate, then cost."""
     band = None if complexity is None else scoring.complexity_band(complexity)
-    prior, ranked = await routing_service.recommend(session, pattern=pattern, band=band)
+    prior, ranked = await routing_service.recommend(session, pattern=pattern, band=band, days=days)
     return Recommendations(
         pattern=pattern,
         complexity_band=band,

@@ -330,11 +330,16 @@ def _candidate(row: sa.Row[Any]) -> scoring.Candidate:
 
 
 async def recommend(
-    session: AsyncSession, *, pattern: str, band: ComplexityBand | None
+    session: AsyncSession, *, pattern: str, band: ComplexityBand | None, days: int
 ) -> tuple[float, list[scoring.ScoredCandidate]]:
-    """Candidates that served `pattern` (in `band`), ranked by `scoring.rank`."""
+    """Candidates that served `pattern` (in `band`) in the last `days` days, ranked by
+    `scoring.rank`. The window keeps the estimate current (models and prices change) and
+    the work bounded (an index on pattern and time)."""
     m = metrics_table
-    conditions: list[sa.ColumnElement[bool]] = [m.c.pattern_detected == pattern]
+    conditions: list[sa.ColumnElement[bool]] = [
+        m.c.pattern_detected == pattern,
+        m.c.created_at >= sa.func.now() - sa.func.make_interval(0, 0, 0, days),
+    ]
     if band is not None:
         conditions.append(_band_expression(m.c.complexity_score) == band.value)
         conditions.append(m.c.complexity_score.is_not(None))

@@ -71,6 +71,7 @@ from app.query_params import (
     cursor_datetime,
     encode_cursor,
     parse_cursor,
+    window_conditions,
 )
 from app.users.service import register_user
 
@@ -659,11 +660,7 @@ async def expert_analytics(
     start = window.start
     if start is None and window.end is None:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=ANALYTICS_DEFAULT_DAYS)
-    in_window: list[Any] = []
-    if start is not None:
-        in_window.append(r.created_at >= start)
-    if window.end is not None:
-        in_window.append(r.created_at < window.end)
+    in_window = window_conditions(r.created_at, start, window.end)
     by_type_cols = [
         sa.func.count().filter(r.feedback_type == t).label(t.value) for t in FeedbackType
     ]

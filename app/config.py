@@ -2,8 +2,9 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     feedback_token_default_ttl_seconds: int = Field(default=3600, ge=1, le=86400)
     rate_limit_per_minute: int = Field(
         default=600, ge=0, description="Requests per minute per key or token target (0 = off)."
+    )
+    failed_auth_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Failed authentications per minute per client address before 429 (0 = off).",
     )
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the browser-facing routes."
@@ -105,3 +111,12 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests build their own `Settings` instead."""
     return Settings()
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the running app was built with (tests pass their own)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]

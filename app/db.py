@@ -108,6 +108,19 @@ def request_session(request: Request) -> AsyncSession:
     return session
 
 
+def opened_session(request: Request) -> AsyncSession | None:
+    """The request's session if one was opened, else None."""
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    return session
+
+
+async def close_request_session(request: Request) -> None:
+    session = opened_session(request)
+    if session is not None:
+        request.state.db_session = None
+        await session.close()
+
+
 def get_session(request: Request) -> AsyncSession:
     """The request's session; `TransactionalRoute` commits it before the response is sent."""
     return request_session(request)

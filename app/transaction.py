@@ -1,76 +1,59 @@
-"""The route class every `/api/v1` router uses: one session per request, committed after
-the endpoint returns and before the response is sent, with Idempotency-Key handled in
-that same transaction. Services only flush; nothing is acknowledged uncommitted.
+"""The route class every `/api/v1` router uses: it commits the request's session after the
+endpoint returns and before the response is sent, or rolls it back. Services only flush;
+nothing is acknowledged uncommitted.
+
+Cross-cutting pieces that must write in the same transaction (Idempotency-Key records)
+register a `before_commit` hook from their dependency; the route awaits the hooks with
+the response just before committing a successful one. Nothing else happens here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from app.auth.dependencies import access_guard_of, authenticate, bearer
-from app.db import request_session
-from app.idempotency import service as idempotency
+from app.db import close_request_session, opened_session
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+BeforeCommit = Callable[[Response], Awaitable[None]]
+_HOOKS = "before_commit_hooks"
+
+
+def before_commit(request: Request, hook: BeforeCommit) -> None:
+    """Run `hook(response)` in the request's transaction, just before a < 400 commits."""
+    hooks: list[BeforeCommit] | None = getattr(request.state, _HOOKS, None)
+    if hooks is None:
+        hooks = []
+        setattr(request.state, _HOOKS, hooks)
+    hooks.append(hook)
 
 
 class TransactionalRoute(APIRoute):
-    """Commit before responding; replay or refuse a reused Idempotency-Key."""
+    """Commit a successful response's transaction before sending it; roll back otherwise."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        guard = access_guard_of(self.dependant)
 
         async def transactional_handler(request: Request) -> Response:
-            session = request_session(request)
             try:
-                claim = None
-                key = request.headers.get(IDEMPOTENCY_HEADER)
-                if key is not None and request.method == "POST":
-                    if guard is not None:
-                        # A replay must not outlive the credential: authenticate and
-                        # authorise first (the endpoint's dependencies reuse the result).
-                        await guard(request, await authenticate(request, await bearer(request)))
-                    claim = await idempotency.claim(
-                        session,
-                        caller=idempotency.caller_of(request.headers.get("authorization")),
-                        key=key,
-                        request_fingerprint=idempotency.fingerprint(
-                            request.method, request.url.path, await request.body()
-                        ),
-                    )
-                    if claim.replay is not None:
-                        await session.rollback()
-                        return Response(
-                            content=claim.replay.body,
-                            status_code=claim.replay.status_code,
-                            media_type="application/json",
-                            headers={"Idempotent-Replayed": "true"},
-                        )
                 response = await handler(request)
-                if claim is not None and response.status_code < 400:
-                    # Every committed outcome is remembered, so a replay never finds the
-                    # claim's placeholder (status 0).
-                    await idempotency.record(
-                        session,
-                        claim.id,
-                        status_code=response.status_code,
-                        body=bytes(getattr(response, "body", b"")).decode(),
-                    )
-                if response.status_code < 400:
-                    await session.commit()
-                else:
-                    await session.rollback()
+                session = opened_session(request)
+                if session is not None:
+                    if response.status_code < 400:
+                        for hook in getattr(request.state, _HOOKS, ()):
+                            await hook(response)
+                        await session.commit()
+                    else:
+                        await session.rollback()
                 return response
             except BaseException:
-                await session.rollback()
+                session = opened_session(request)
+                if session is not None:
+                    await session.rollback()
                 raise
             finally:
-                await session.close()
-                request.state.db_session = None
+                await close_request_session(request)
 
         return transactional_handler

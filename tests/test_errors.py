@@ -82,7 +82,10 @@ async def test_database_refusals_are_classified_by_sqlstate(db) -> None:
     statements = {
         "SELECT CAST(1e20 AS numeric(14, 6))": 422,  # 22003 numeric overflow
         "SELECT CAST('x' AS integer)": 422,  # 22P02 invalid text
-        "INSERT INTO routing_feedback (request_id, quality_score) VALUES ('nope', 0.5)": 409,
+        # An unknown reference is a 404 (the rule for unknown references); other
+        # constraints are conflicts.
+        "INSERT INTO routing_feedback (request_id, quality_score) VALUES ('nope', 0.5)": 404,
+        "INSERT INTO users (id) VALUES (1), (1)": 409,  # 23505 unique violation
     }
     for sql, expected in statements.items():
         savepoint = await db.begin_nested()

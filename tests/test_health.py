@@ -43,8 +43,12 @@ async def test_database_down_gives_503_with_retry_after(tmp_path) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             ready = await http.get("/readyz")
+            # A feedback token is verified without the database: routing still answers.
+            token, _ = app.state.auth.signer.mint(
+                conversation_id="c1", cache_key=None, user_id=None, ttl_seconds=60
+            )
             api = await http.get(
-                "/api/v1/feedback-tokens", headers={"Authorization": "Bearer fbk_abc_def"}
+                "/api/v1/feedback-tokens", headers={"Authorization": f"Bearer {token}"}
             )
             write = await http.post(
                 "/api/v1/feedback-tokens",

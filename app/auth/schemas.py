@@ -1,9 +1,12 @@
 """Request and response bodies of the access-control routes."""
 
 import datetime as dt
+import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.auth.models import Scope
 from app.schemas import CacheKey, ExternalId, UserId
 
 
@@ -32,3 +35,34 @@ class FeedbackTokenCreate(BaseModel):
 class FeedbackTokenCreated(BaseModel):
     token: str
     expires_at: dt.datetime
+
+
+class Caller(BaseModel):
+    """Who the presented credential is, as the service sees it (never the secret)."""
+
+    kind: Literal["key", "token"] = Field(description="An API key or a feedback token.")
+    scope: Scope | None = Field(
+        default=None, description="The key's scope; null for a token.", examples=["ingest"]
+    )
+    key_id: uuid.UUID | None = Field(
+        default=None,
+        description="The key's id (as in `keys list`); null for a token.",
+        examples=["3f0c1b9e-5d2a-4f7b-9c1e-2a6b8d4e0f13"],
+    )
+    expert_id: uuid.UUID | None = Field(
+        default=None,
+        description="The expert profile an expert key is bound to.",
+        examples=[None],
+    )
+    conversation_id: str | None = Field(
+        default=None, description="A token's conversation.", examples=["conv-8f14e45f"]
+    )
+    cache_key: str | None = Field(
+        default=None, description="A token's cache entry.", examples=[None]
+    )
+    user_id: int | None = Field(
+        default=None, description="The user the key or token is bound to.", examples=[4211]
+    )
+    expires_at: dt.datetime | None = Field(
+        default=None, description="When a token expires.", examples=["2026-12-01T21:00:00Z"]
+    )

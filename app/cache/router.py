@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from app.auth.dependencies import Admin, CacheRater, IngestOrAdmin
 from app.cache import service
@@ -15,7 +15,9 @@ from app.cache.schemas import (
     CacheFeedbackCreate,
     CacheFeedbackCreated,
 )
+from app.config import SettingsDep
 from app.db import SessionDep
+from app.idempotency.dependencies import Idempotent
 from app.query_params import Page, PaginationDep, TimeWindowDep
 from app.schemas import CacheKey
 from app.transaction import TransactionalRoute
@@ -30,6 +32,7 @@ UNKNOWN_KEY: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/cache/entries",
+    dependencies=[Idempotent],
     status_code=status.HTTP_201_CREATED,
     response_model=CacheEntryRead,
     responses={status.HTTP_200_OK: {"model": CacheEntryRead, "description": "Updated."}},
@@ -86,6 +89,7 @@ async def delete_cache_entry(
 
 @router.post(
     "/cache/entries/{cache_key:path}/hits",
+    dependencies=[Idempotent],
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
     responses=UNKNOWN_KEY,
@@ -99,6 +103,7 @@ async def record_cache_hit(
 
 @router.post(
     "/cache/entries/{cache_key:path}/feedback",
+    dependencies=[Idempotent],
     status_code=status.HTTP_201_CREATED,
     response_model=CacheFeedbackCreated,
     responses=UNKNOWN_KEY,
@@ -108,17 +113,19 @@ async def rate_cache_entry(
     payload: CacheFeedbackCreate,
     principal: CacheRater,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
+    user_agent: Annotated[
+        str | None, Header(description="The rating client, stored with the rating.")
+    ] = None,
 ) -> CacheFeedbackCreated:
     """Rate a cached response 1..5; the rating that shows it is bad flags the entry."""
     user_id = principal.user_for_cache_key(cache_key, payload.user_id)
-    settings = request.app.state.settings
     recorded = await service.rate_entry(
         session,
         cache_key=cache_key,
         payload=payload,
         user_id=user_id,
-        user_agent=request.headers.get("user-agent"),
+        user_agent=user_agent,
         rule=FlagRule(
             min_ratings=settings.cache_flag_min_ratings,
             good_share_upper_bound=settings.cache_flag_good_share_upper_bound,
@@ -129,6 +136,7 @@ async def rate_cache_entry(
 
 @router.post(
     "/cache/entries/{cache_key:path}/unflag",
+    dependencies=[Idempotent],
     status_code=status.HTTP_200_OK,
     response_model=CacheEntryRead,
     responses=UNKNOWN_KEY,

@@ -3,11 +3,12 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
 from app.auth import service as auth_service
 from app.auth.dependencies import Admin, ExpertOrAdmin
 from app.auth.models import Scope
+from app.config import SettingsDep
 from app.db import SessionDep
 from app.experts import service
 from app.experts.models import ApprovalStatus
@@ -24,6 +25,7 @@ from app.experts.schemas import (
     FaqCandidateRead,
     FaqCandidateReject,
 )
+from app.idempotency.dependencies import Idempotent, IdempotentSecret
 from app.query_params import Page, PaginationDep, TimeWindowDep
 from app.transaction import TransactionalRoute
 
@@ -40,6 +42,7 @@ NOT_PENDING: Responses = {409: {"description": "The candidate was already decide
     status_code=status.HTTP_201_CREATED,
     response_model=ExpertRead,
     responses={409: {"description": "The user already has an expert profile."}},
+    dependencies=[Idempotent],
 )
 async def create_expert(payload: ExpertCreate, _: Admin, session: SessionDep) -> ExpertRead:
     """Create an expert profile for a platform user (one per user; a second one → 409)."""
@@ -69,8 +72,11 @@ async def list_experts(
     response_model=ExpertRead,
     responses=UNKNOWN_EXPERT,
 )
-async def get_expert(expert_id: uuid.UUID, _: Admin, session: SessionDep) -> ExpertRead:
-    """Read one expert profile."""
+async def get_expert(
+    expert_id: uuid.UUID, principal: ExpertOrAdmin, session: SessionDep
+) -> ExpertRead:
+    """Read one expert profile (an expert key: only its own)."""
+    principal.may_read_expert(expert_id)
     return await service.get_expert(session, expert_id)
 
 
@@ -92,6 +98,8 @@ async def update_expert(
     status_code=status.HTTP_201_CREATED,
     response_model=ExpertKeyCreated,
     responses=UNKNOWN_EXPERT,
+    # The response holds the key: it is never stored for a replay (a retry → 409).
+    dependencies=[IdempotentSecret],
 )
 async def create_expert_key(
     expert_id: uuid.UUID,
@@ -116,19 +124,20 @@ async def create_expert_key(
         403: {"description": "An expert key for another profile, or an inactive expert."},
         404: {"description": "No expert profile with that id."},
     },
+    dependencies=[Idempotent],
 )
 async def submit_expert_feedback(
     payload: ExpertFeedbackCreate,
     principal: ExpertOrAdmin,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
 ) -> ExpertFeedbackCreated:
     """Submit an expert's review of an AI answer; a correction proposes an FAQ candidate."""
     return await service.submit_feedback(
         session,
         expert_id=principal.acting_expert(payload.expert_id),
         payload=payload,
-        auto_approval_threshold=request.app.state.settings.expert_auto_approval_threshold,
+        auto_approval_threshold=settings.expert_auto_approval_threshold,
     )
 
 
@@ -140,12 +149,14 @@ async def submit_expert_feedback(
 )
 async def list_expert_feedback(
     expert_id: uuid.UUID,
-    _: Admin,
+    principal: ExpertOrAdmin,
     session: SessionDep,
     page: PaginationDep,
     days: Annotated[int, Query(ge=1, le=3660, description="How many days back.")] = 30,
 ) -> Page[ExpertFeedbackRead]:
-    """List an expert's reviews of the last `days` days, newest first."""
+    """List an expert's reviews of the last `days` days, newest first (an expert key:
+    only its own)."""
+    principal.may_read_expert(expert_id)
     return await service.list_expert_feedback(session, expert_id, page, days=days)
 
 
@@ -167,6 +178,7 @@ async def list_faq_candidates(
     status_code=status.HTTP_200_OK,
     response_model=FaqCandidateRead,
     responses={**UNKNOWN_CANDIDATE, **NOT_PENDING},
+    dependencies=[Idempotent],
 )
 async def approve_faq_candidate(
     candidate_id: uuid.UUID, principal: Admin, session: SessionDep
@@ -182,6 +194,7 @@ async def approve_faq_candidate(
     status_code=status.HTTP_200_OK,
     response_model=FaqCandidateRead,
     responses={**UNKNOWN_CANDIDATE, **NOT_PENDING},
+    dependencies=[Idempotent],
 )
 async def reject_faq_candidate(
     candidate_id: uuid.UUID, payload: FaqCandidateReject, principal: Admin, session: SessionDep

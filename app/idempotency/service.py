@@ -1,5 +1,6 @@
-"""Idempotency-Key: the first response to (caller, key) is stored in the same transaction
-as the write it acknowledges, so a replay returns exactly what was sent and creates nothing.
+"""Idempotency-Key storage: the first response to (caller, key) is stored in the same
+transaction as the write it acknowledges, so a replay returns exactly what was sent and
+creates nothing.
 
 Concurrency: the claim is an `INSERT ... ON CONFLICT DO NOTHING` on a unique index, so a
 second request with the same key waits for the first transaction; it then finds the stored
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import Conflict, UnprocessableEntity
+from app.errors import Conflict
 from app.idempotency.models import IdempotencyKey
 
 RETENTION = dt.timedelta(hours=24)
@@ -28,10 +30,15 @@ class IdempotencyKeyReused(Conflict):
     """The key was used before with a different request."""
 
 
+class SecretShownOnce(Conflict):
+    """The key's request created a secret, which is never stored to be replayed."""
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     status_code: int
     body: str | None
+    replayable: bool
 
 
 @dataclass
@@ -49,19 +56,13 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def caller_of(authorization: str | None) -> str:
-    """Keys are scoped to the credential that sent them (never stored in clear)."""
-    return hashlib.sha256((authorization or "").encode()).hexdigest()
+def caller_digest(identity: str) -> str:
+    """Keys are scoped to the resolved caller (`Principal.identity`), stored hashed."""
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 async def claim(session: AsyncSession, *, caller: str, key: str, request_fingerprint: str) -> Claim:
     """Claim `key` for this request, or return the stored response to replay."""
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise UnprocessableEntity(
-            f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters.",
-            field=["Idempotency-Key"],
-            location="header",
-        )
     now = dt.datetime.now(dt.UTC)
     # An expired key is forgotten: its row is replaced by this request's claim.
     await session.execute(
@@ -97,16 +98,45 @@ async def claim(session: AsyncSession, *, caller: str, key: str, request_fingerp
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request."
         )
-    return Claim(id=stored.id, replay=StoredResponse(stored.status_code, stored.response_body))
+    if not stored.replayable:
+        raise SecretShownOnce(
+            "This request was already completed with this Idempotency-Key. Its response "
+            "held a secret, which was shown once and is not stored; nothing new was created."
+        )
+    return Claim(
+        id=stored.id,
+        replay=StoredResponse(stored.status_code, stored.response_body, stored.replayable),
+    )
 
 
-async def record(session: AsyncSession, claim_id: object, *, status_code: int, body: str) -> None:
-    """Store the response to replay, in the transaction of the write it acknowledges."""
+async def record(
+    session: AsyncSession,
+    claim_id: object,
+    *,
+    status_code: int,
+    body: str | None,
+    owner_user_ids: Iterable[int] = (),
+) -> None:
+    """Store the response to replay (None: a secret, not replayable), in the transaction
+    of the write it acknowledges."""
     await session.execute(
         sa.update(IdempotencyKey)
         .where(col(IdempotencyKey.id) == claim_id)
-        .values(status_code=status_code, response_body=body)
+        .values(
+            status_code=status_code,
+            response_body=body,
+            replayable=body is not None,
+            owner_user_ids=sorted(set(owner_user_ids)),
+        )
     )
+
+
+async def forget_user(session: AsyncSession, user_id: int) -> int:
+    """Delete the records of requests that registered `user_id` (erasure); by index."""
+    result = await session.execute(
+        sa.delete(IdempotencyKey).where(col(IdempotencyKey.owner_user_ids).contains([user_id]))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def purge_expired(session: AsyncSession, *, batch_size: int = 5000) -> int:

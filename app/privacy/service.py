@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (every table is in the metadata)
 from app.errors import NotFound
+from app.idempotency import service as idempotency_service
 from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
 
 log = structlog.stdlib.get_logger(__name__)
@@ -46,8 +47,9 @@ In one transaction, for user `user_id`:
   `expert_id` and `source_feedback_id` set to NULL; pending and rejected ones are deleted.
 - **expert_faq_candidates.approved_by**, **api_keys.user_id**: set to NULL where they name the
   user (the decisions and the keys stay).
-- **idempotency_keys**: stored responses that mention the user id or one of the e-mails are
-  deleted (a retry with that key then runs again instead of replaying).
+- **idempotency_keys**: the records of requests that registered the user id are deleted (a
+  retry with that key then runs again instead of replaying). Stored responses never hold
+  an e-mail address, so none is searched for.
 - **users**: the row is deleted last.
 
 `deleted` counts removed rows per table; `anonymised` counts rows kept with the user's
@@ -162,22 +164,9 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
     anonymised["api_keys"] = await run(
         "UPDATE api_keys SET user_id = NULL WHERE user_id = :uid", **uid
     )
-    # Stored responses holding the user's id or email as a JSON value (not merely those
-    # digits inside a timestamp); bodies that are not JSON documents (204s) are skipped.
-    deleted["idempotency_keys"] = await run(
-        r"""
-        DELETE FROM idempotency_keys
-        WHERE response_body ~ '^\s*[\[{]'
-          AND EXISTS (
-            SELECT 1 FROM jsonb_path_query(CAST(response_body AS jsonb), 'strict $.**') AS v
-            WHERE v = to_jsonb(CAST(:uid AS bigint))
-               OR (jsonb_typeof(v) = 'string'
-                   AND lower(v #>> '{}') = ANY(CAST(:emails AS text[])))
-          )
-        """,
-        **uid,
-        emails=emails,
-    )
+    # Found by the user ids each record's request registered (an indexed array), never
+    # by reading stored bodies: a number that merely equals the id is someone else's.
+    deleted["idempotency_keys"] = await idempotency_service.forget_user(session, user_id)
     deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)
     log.info(
         "user_erased",

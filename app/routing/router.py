@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import Admin, IngestOrAdmin
 from app.db import SessionDep
+from app.idempotency.dependencies import Idempotent
 from app.query_params import TimeWindowDep
 from app.routing import scoring
 from app.routing import service as routing_service
@@ -55,6 +56,7 @@ with `k = {scoring.PRIOR_WEIGHT:g}`, `v0 = {scoring.PRIOR_VARIANCE:g}` and
         "batch with different bodies → 422. `cost_savings` and `savings_percentage` are "
         "computed by the database and returned; sending them → 422."
     ),
+    dependencies=[Idempotent],
 )
 async def record_metrics(
     payload: RoutingMetricsBody, principal: IngestOrAdmin, session: SessionDep
@@ -80,6 +82,7 @@ async def record_metrics(
     "/routing/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=RoutingFeedbackStored,
+    dependencies=[Idempotent],
 )
 async def record_feedback(
     payload: RoutingFeedbackIn, principal: IngestOrAdmin, session: SessionDep

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 from app.auth.dependencies import Admin, VoteWriter
 from app.db import SessionDep
 from app.errors import UnprocessableEntity
+from app.idempotency.dependencies import Idempotent
 from app.query_params import Bucket, TimeWindowDep
 from app.schemas import ExternalId
 from app.transaction import TransactionalRoute
@@ -45,12 +46,14 @@ vote that cites it, most frequent first (ties alphabetical), at most `top` entri
     "/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=VoteRecorded,
+    dependencies=[Idempotent],
 )
 async def submit_vote(
     payload: VoteCreate, principal: VoteWriter, session: SessionDep
 ) -> VoteRecorded:
     """Record a thumbs vote; a changed vote is a new row and the newest row is current."""
-    return await service.record_vote(session, principal, payload)
+    user_id = principal.user_for_conversation(payload.conversation_id, payload.user_id)
+    return await service.record_vote(session, payload, user_id=user_id)
 
 
 @router.get(

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.dependencies import Principal
 from app.query_params import Bucket
 from app.users.service import register_user
 from app.votes.models import Vote
@@ -26,10 +25,10 @@ from app.votes.window import satisfaction
 
 
 async def record_vote(
-    session: AsyncSession, principal: Principal, payload: VoteCreate
+    session: AsyncSession, payload: VoteCreate, *, user_id: int | None
 ) -> VoteRecorded:
-    """Insert one vote (a changed vote is a new row); register its user id first."""
-    user_id = principal.user_for_conversation(payload.conversation_id, payload.user_id)
+    """Insert one vote (a changed vote is a new row) for `user_id` (the caller's right to
+    name it was checked by the router); register the user id first."""
     await register_user(session, user_id)
     stmt = (
         sa.insert(Vote)

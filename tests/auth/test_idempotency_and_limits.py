@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from app.auth import service as auth_service
 from app.auth.dependencies import IngestOrAdmin
 from app.db import SessionDep
+from app.idempotency.dependencies import Idempotent
 from app.main import create_app
 from app.transaction import TransactionalRoute
 from app.users.service import register_user
@@ -31,7 +32,7 @@ class Register(BaseModel):
 probe = APIRouter(route_class=TransactionalRoute)
 
 
-@probe.post("/api/v1/_probe/users", status_code=201)
+@probe.post("/api/v1/_probe/users", status_code=201, dependencies=[Idempotent])
 async def register(
     payload: Register, principal: IngestOrAdmin, session: SessionDep, request: Request
 ) -> dict[str, object]:

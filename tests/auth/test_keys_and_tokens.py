@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.auth import service as auth_service
-from app.auth.dependencies import Principal
 from app.auth.models import ApiKey, Scope
+from app.auth.principal import Principal
 from app.auth.tokens import FeedbackToken, TokenSigner, load_secret
 from app.config import Settings
 from app.errors import Forbidden
@@ -65,13 +65,15 @@ async def test_expert_key_cannot_mint_tokens_403(client, make_key, db) -> None:
     assert response.status_code == 403
 
 
-async def test_expert_key_needs_an_existing_expert(db) -> None:
-    from app.errors import NotFound, UnprocessableEntity
+async def test_expert_key_needs_an_existing_expert(db, client, admin_headers) -> None:
+    from app.errors import UnprocessableEntity
 
     with pytest.raises(UnprocessableEntity):
         await auth_service.create_key(db, scope=Scope.expert)
-    with pytest.raises(NotFound):
-        await auth_service.create_key(db, scope=Scope.expert, expert_id=uuid.UUID(int=0))
+    # The foreign key refuses an unknown expert; the API answers 404, creating nothing.
+    unknown = await client.post(f"/api/v1/experts/{uuid.UUID(int=0)}/keys", headers=admin_headers)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
 
 
 async def test_mint_token_for_conversation(client, ingest_headers) -> None:
@@ -239,12 +241,16 @@ async def test_cors_allows_only_listed_origins(database_url) -> None:
     assert "access-control-allow-origin" not in bad.headers
 
 
-async def test_idempotency_key_replays_on_a_nested_api_route(client, ingest_headers) -> None:
+async def test_idempotency_key_never_replays_a_minted_token(client, ingest_headers) -> None:
+    """A token is a secret: it is shown once and not stored, so a retry with the same key
+    is a 409 that says so (and mints nothing); another body is the usual reuse 409."""
     headers = {**ingest_headers, "Idempotency-Key": "mint-once"}
     first = await client.post(TOKENS, headers=headers, json={"conversation_id": "c"})
     again = await client.post(TOKENS, headers=headers, json={"conversation_id": "c"})
     other = await client.post(TOKENS, headers=headers, json={"conversation_id": "d"})
-    assert first.status_code == again.status_code == 201
-    assert again.json() == first.json()
-    assert again.headers["idempotent-replayed"] == "true"
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert "shown once" in again.json()["detail"]
+    assert "fbt_" not in again.text
     assert other.status_code == 409
+    assert "different request" in other.json()["detail"]

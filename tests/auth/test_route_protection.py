@@ -5,7 +5,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from app.auth.dependencies import authenticate
+from app.auth.dependencies import current_principal
 from app.main import create_app
 from app.transaction import TransactionalRoute
 
@@ -35,7 +35,8 @@ def open_api_routes(app: FastAPI) -> list[tuple[str, str | None]]:
         (method, r.path)
         for r in api_routes(app)
         for method in r.methods or ()
-        if authenticate not in _calls(r.dependant) and (method, r.path) not in PUBLIC_API_ROUTES
+        if current_principal not in _calls(r.dependant)
+        and (method, r.path) not in PUBLIC_API_ROUTES
     ]
 
 

@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/analytics/experts"): {ADMIN},
     ("DELETE", "/api/v1/users/{user_id}"): {ADMIN},
     ("GET", "/api/v1/export/{dataset}"): {ADMIN},
+    ("GET", "/api/v1/whoami"): set(ALL),
 }
 
 PATH_VALUES = {

@@ -277,15 +277,17 @@ async def test_admin_routes_refuse_ingest_and_expert_keys_and_anonymous(
     new_expert: NewExpert,
 ) -> None:
     expert = await new_expert()
+    other = await new_expert()
     expert_headers = bearer(await make_key(Scope.expert, expert_id=uuid.UUID(expert["id"])))
     some = uuid.uuid4()
     routes = [
         ("POST", URL, {"user_id": 5, "credential_types": []}),
         ("GET", URL, None),
-        ("GET", f"{URL}/{expert['id']}", None),
+        # An expert key reads its own profile and reviews (below), never another's.
+        ("GET", f"{URL}/{other['id']}", None),
         ("PATCH", f"{URL}/{expert['id']}", {"is_active": False}),
         ("POST", f"{URL}/{expert['id']}/keys", None),
-        ("GET", f"{URL}/{expert['id']}/feedback", None),
+        ("GET", f"{URL}/{other['id']}/feedback", None),
         ("GET", "/api/v1/faq-candidates", None),
         ("POST", f"/api/v1/faq-candidates/{some}/approve", None),
         ("POST", f"/api/v1/faq-candidates/{some}/reject", {"reason": "no"}),
@@ -297,3 +299,19 @@ async def test_admin_routes_refuse_ingest_and_expert_keys_and_anonymous(
             assert response.status_code == 403, (method, url, response.text)
         anonymous = await client.request(method, url, json=body)
         assert anonymous.status_code == 401, (method, url)
+
+
+async def test_an_expert_key_reads_exactly_its_own_profile_and_reviews(
+    client: httpx.AsyncClient, make_key: KeyMaker, new_expert: NewExpert
+) -> None:
+    mine, theirs = await new_expert(), await new_expert()
+    headers = bearer(await make_key(Scope.expert, expert_id=uuid.UUID(mine["id"])))
+    profile = await client.get(f"{URL}/{mine['id']}", headers=headers)
+    assert profile.status_code == 200
+    assert profile.json()["id"] == mine["id"]
+    reviews = await client.get(f"{URL}/{mine['id']}/feedback", headers=headers)
+    assert reviews.status_code == 200
+    assert reviews.json()["items"] == []
+    assert (await client.get(f"{URL}/{theirs['id']}", headers=headers)).status_code == 403
+    other = await client.get(f"{URL}/{theirs['id']}/feedback", headers=headers)
+    assert other.status_code == 403

@@ -30,9 +30,11 @@ EXTRA = [
     "SELECT gen_random_uuid(), 'Quando scade il 730?', 'Il 30 settembre.', f.id, f.expert_id,"
     " 0.7, 'approved', now() FROM expert_feedback f "
     f"WHERE query_id = '{SEED_QUERY_ID}'",
+    # As the app writes it: the request registered the user, so the record names its owner.
     "INSERT INTO idempotency_keys (caller, key, request_fingerprint, status_code, "
-    "response_body, expires_at) VALUES ('c2', 'k2', repeat('b', 64), 201, "
-    f"'{{\"user_id\": {SEED_USER_ID}}}', now() + interval '1 day')",
+    "response_body, owner_user_ids, expires_at) VALUES ('c2', 'k2', repeat('b', 64), 201, "
+    f"'{{\"user_id\": {SEED_USER_ID}}}', ARRAY[{SEED_USER_ID}]::bigint[], "
+    "now() + interval '1 day')",
     "INSERT INTO api_keys (public_id, secret_hash, name, scope, expert_id) "
     "SELECT 'seedexpert01', repeat('1', 64), 'expert key', 'expert', id "
     f"FROM expert_profiles WHERE user_id = {SEED_USER_ID}",
@@ -172,22 +174,23 @@ async def test_erasure_is_admin_only_and_validates_the_id(
 async def test_erasure_keeps_other_callers_idempotency_records(
     client, connection, admin_headers
 ) -> None:
-    """Only responses holding the user's id (or email) as a JSON value go; the same
-    digits inside someone else's timestamp do not make a record the user's."""
+    """Only records of requests that registered the user go (by the indexed owner array);
+    a stored body that merely holds the same number (someone's `cost_usd: 2026`) stays."""
     await connection.execute(sa.text("INSERT INTO users (id) VALUES (2026)"))
     rows = {
-        "theirs": '{"id": "x", "user_id": 2026}',
-        "nested": '{"items": [{"user_id": 2026}]}',
-        "unrelated": '{"id": "y", "created_at": "2026-11-23T20:26:00Z", "count": 20260}',
-        "empty-204": "",
+        "theirs": ('{"id": "x", "user_id": 2026}', [2026]),
+        "batch": ('{"items": [{"user_id": 2026}]}', [7, 2026]),
+        "unrelated": ('{"id": "y", "cost_usd": 2026, "count": 20260}', [99]),
+        "empty-204": ("", []),
     }
-    for key, body in rows.items():
+    for key, (body, owners) in rows.items():
         await connection.execute(
             sa.text(
                 "INSERT INTO idempotency_keys (caller, key, request_fingerprint, status_code, "
-                "response_body, expires_at) VALUES ('c', :k, 'f', 201, :b, now() + interval '1 h')"
+                "response_body, owner_user_ids, expires_at) "
+                "VALUES ('c', :k, 'f', 201, :b, :o, now() + interval '1 h')"
             ),
-            {"k": key, "b": body},
+            {"k": key, "b": body, "o": owners},
         )
     response = await client.delete("/api/v1/users/2026", headers=admin_headers)
     assert response.status_code == 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from logging.config import fileConfig
@@ -31,13 +30,15 @@ MIGRATION_LOCK_KEY = 0x46425356  # "FBSV"
 
 
 def database_url() -> str:
-    url = config.attributes.get("url") or os.environ.get("DATABASE_URL")
+    """A URL the caller (tests, `feedback-service migrate`) passed, else the app's resolver:
+    DATABASE_URL, or the embedded server."""
+    url = config.attributes.get("url")
     if url:
         return str(url)
     from app import embedded_postgres
     from app.config import get_settings
 
-    return embedded_postgres.start(get_settings().feedback_data_dir)
+    return embedded_postgres.database_url(get_settings())
 
 
 def process_revision_directives(ctx: Any, revision: Any, directives: list[Any]) -> None:

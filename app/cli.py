@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import sys
 import uuid
@@ -25,6 +24,7 @@ from app.db import create_engine
 from app.errors import AppError
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Dataset, ExportFormat
+from app.query_params import TimeWindow, WindowError, parse_instant, resolve_window
 
 T = TypeVar("T")
 
@@ -36,10 +36,7 @@ cli = typer.Typer(
 
 
 def _database_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    return embedded_postgres.start(settings.feedback_data_dir)
+    return embedded_postgres.database_url(get_settings())
 
 
 async def _schema_is_current(url: str) -> bool:
@@ -209,33 +206,35 @@ async def _with_engine(
             embedded_postgres.stop(settings.feedback_data_dir)
 
 
-def _parse_when(value: str | None, name: str) -> dt.datetime | None:
-    if value is None:
-        return None
+def _window(from_: str | None, to: str | None) -> TimeWindow:
+    """The API's window rule and messages (`app/query_params.py`), as CLI errors."""
     try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not ISO-8601", param_hint=name) from None
-    # A date or time without an offset is taken as UTC.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        return resolve_window(
+            None if from_ is None else parse_instant(from_, "from"),
+            None if to is None else parse_instant(to, "to"),
+        )
+    except WindowError as exc:
+        raise typer.BadParameter(exc.detail, param_hint=f"--{exc.parameter}") from None
 
 
 @cli.command("export")
 def export_command(
     dataset: Annotated[Dataset, typer.Argument(help="Which table to export.")],
     from_: Annotated[
-        str | None, typer.Option("--from", help="Created at or after (ISO-8601, UTC default).")
+        str | None,
+        typer.Option("--from", help="Created at or after (default: --to minus 30 days)."),
     ] = None,
-    to: Annotated[str | None, typer.Option(help="Created before (ISO-8601).")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="Created before (ISO-8601 or a bare date; default: now).")
+    ] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or ndjson.")] = (
         ExportFormat.csv
     ),
     out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout).")] = None,
 ) -> None:
     """Stream a dataset as the export endpoint does (same code), to stdout or --out FILE."""
-    start, end = _parse_when(from_, "--from"), _parse_when(to, "--to")
-    if start and end and end <= start:
-        raise typer.BadParameter("--to must be after --from", param_hint="--to")
+    window = _window(from_, to)
+    start, end = window.start, window.end
     show_progress = out is not None and sys.stderr.isatty()
 
     async def work(engine: AsyncEngine) -> int:

@@ -225,14 +225,11 @@ async def delete_entry(session: AsyncSession, cache_key: str) -> None:
         raise _unknown(cache_key)
 
 
-def _hit_day_range(window: TimeWindow) -> tuple[dt.date | None, dt.date | None]:
+def _hit_day_range(window: TimeWindow) -> tuple[dt.date, dt.date]:
     """The UTC days overlapping `[start, end)`: `[first, after_last)`."""
-    first = window.start.date() if window.start is not None else None
-    after_last = None
-    if window.end is not None:
-        end = window.end
-        after_last = end.date() if end.time() == dt.time(0) else end.date() + dt.timedelta(days=1)
-    return first, after_last
+    end = window.end
+    after_last = end.date() if end.time() == dt.time(0) else end.date() + dt.timedelta(days=1)
+    return window.start.date(), after_last
 
 
 async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAnalytics:

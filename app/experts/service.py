@@ -31,7 +31,6 @@ Rules worth knowing (see also the README):
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,7 +82,6 @@ candidates = ExpertFaqCandidate.__table__  # type: ignore[attr-defined]
 _QUERY_LOCK_CLASS = 0x65787072
 CORRECTION_TYPES = (FeedbackType.incorrect, FeedbackType.incomplete)
 LEADERBOARD_DEFAULT = 10
-ANALYTICS_DEFAULT_DAYS = 30
 
 
 class UnknownExpert(NotFound):
@@ -657,10 +655,7 @@ async def expert_analytics(
     ).mappings()
     experts = [LeaderboardEntry.model_validate(dict(row)) for row in leaders]
 
-    start = window.start
-    if start is None and window.end is None:
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=ANALYTICS_DEFAULT_DAYS)
-    in_window = window_conditions(r.created_at, start, window.end)
+    in_window = window_conditions(r.created_at, window.start, window.end)
     by_type_cols = [
         sa.func.count().filter(r.feedback_type == t).label(t.value) for t in FeedbackType
     ]
@@ -691,6 +686,6 @@ async def expert_analytics(
         feedback_by_type={t.value: counts[t.value] for t in FeedbackType},
         feedback_by_category={k.value: counts[k.value] for k in ItalianFeedbackCategory},
         candidates_by_status={s.value: by_status[s.value] for s in ApprovalStatus},
-        window_start=start,
+        window_start=window.start,
         window_end=window.end,
     )

@@ -1,20 +1,17 @@
 """HTTP routes of the votes domain (adapters: body, principal, session in; one service call out)."""
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
 from app.auth.dependencies import Admin, VoteWriter
 from app.db import SessionDep
-from app.errors import UnprocessableEntity
 from app.idempotency.dependencies import Idempotent
-from app.query_params import Bucket, TimeWindowDep
+from app.query_params import MAX_BUCKETS, WINDOW_RULE, Bucket, TimeWindowDep, check_bucket_count
 from app.schemas import ExternalId
 from app.transaction import TransactionalRoute
 from app.votes import service
 from app.votes.schemas import ConversationVotes, VoteAnalytics, VoteCreate, VoteRecorded
-from app.votes.window import MAX_BUCKETS, WindowError, check_bucket_count, resolve_window
 
 router = APIRouter(tags=["votes"], route_class=TransactionalRoute)
 
@@ -38,7 +35,7 @@ bucket); `null` when there are no votes.
 **top_reasons**: the reasons of the counted votes (up or down), each counted once per
 vote that cites it, most frequent first (ties alphabetical), at most `top` entries.
 
-**Window defaults**: `to` = now, `from` = `to` minus 7 days.
+**Window**: {WINDOW_RULE}
 """
 
 
@@ -92,9 +89,7 @@ async def get_vote_analytics(
     top: Annotated[int, Query(ge=1, le=100, description="How many top reasons.")] = 10,
 ) -> VoteAnalytics:
     """Totals, series and top reasons of each conversation's current vote in the window."""
-    try:
-        start, end = resolve_window(window.start, window.end, now=dt.datetime.now(dt.UTC))
-        check_bucket_count(start, end, bucket)
-    except WindowError as exc:
-        raise UnprocessableEntity(str(exc), field=[exc.field]) from None
-    return await service.vote_analytics(session, start=start, end=end, bucket=bucket, top=top)
+    check_bucket_count(window.start, window.end, bucket)
+    return await service.vote_analytics(
+        session, start=window.start, end=window.end, bucket=bucket, top=top
+    )

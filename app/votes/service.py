@@ -21,7 +21,12 @@ from app.votes.schemas import (
     VoteSeriesPoint,
     VoteTotals,
 )
-from app.votes.window import satisfaction
+
+
+def satisfaction(up: int, down: int) -> float | None:
+    """up / (up + down); None when there are no votes."""
+    total = up + down
+    return None if total == 0 else up / total
 
 
 async def record_vote(

@@ -73,7 +73,8 @@ async def dataset(db: AsyncSession) -> None:
 async def test_whole_history(
     client: httpx.AsyncClient, admin_headers: dict[str, str], dataset: None
 ) -> None:
-    response = await client.get(URL, headers=admin_headers)
+    everything = {"from": "2000-01-01", "to": "2100-01-01"}  # the default is 30 days
+    response = await client.get(URL, params=everything, headers=admin_headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["entries"] == 4
@@ -121,7 +122,7 @@ async def test_partial_days_count_whole_days_they_touch(
 async def test_empty_window(
     client: httpx.AsyncClient, admin_headers: dict[str, str], dataset: None
 ) -> None:
-    params = {"from": "2030-01-01T00:00:00Z"}
+    params = {"from": "2030-01-01T00:00:00Z", "to": "2031-01-01T00:00:00Z"}
     body = (await client.get(URL, params=params, headers=admin_headers)).json()
     assert body == {
         "entries": 0,

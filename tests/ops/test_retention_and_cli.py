@@ -185,7 +185,9 @@ async def test_cli_export_to_file_and_stdout_share_the_endpoint_code(
     assert len(rows) == 5
     assert all(r["created_at"].endswith("+00:00") for r in rows)
     assert "Exported 5 votes rows" in err
-    code, out, err = await _cli(url, "export", "routing_metrics", "--format", "ndjson")
+    code, out, err = await _cli(
+        url, "export", "routing_metrics", "--from", "2000-01-01", "--format", "ndjson"
+    )
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == 8

@@ -138,7 +138,9 @@ async def test_time_window(
         group("openai", 2, 3, 0.5, 1 / 3, 0.5, 0.002, 0.016, 150, 195),
         group("local", 1, 0, None, None, None, 0.0, 0.005, 50, 50),
     ]
-    old = await analytics(client, admin_headers, to="2021-01-01T00:00:00+00:00")
+    old = await analytics(
+        client, admin_headers, **{"from": "2020-01-01", "to": "2021-01-01T00:00:00+00:00"}
+    )
     assert old == [group("openai", 1, 1, 0.9, 1.0, 1.0, 0.010, None, 300, 300)]
     empty = await analytics(
         client, admin_headers, **{"from": "2019-01-01T00:00:00Z", "to": "2019-02-01T00:00:00Z"}

@@ -9,10 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.query_params import Bucket
+from app.query_params import MAX_BUCKETS, Bucket, bucket_count
 from app.votes.models import Vote
 from app.votes.service import analytics_statement
-from app.votes.window import MAX_BUCKETS, bucket_count
 from tests.votes.conftest import TokenMaker
 
 URL = "/api/v1/analytics/votes"
@@ -174,7 +173,7 @@ async def test_series_length_matches_the_pure_bucket_count(
     assert len(response.json()["series"]) == bucket_count(start, end, Bucket(bucket))
 
 
-async def test_default_window_is_the_last_seven_days(
+async def test_default_window_is_the_last_thirty_days(
     client: httpx.AsyncClient, admin_headers: dict[str, str], ingest_headers: dict[str, str]
 ) -> None:
     await client.post(
@@ -184,7 +183,7 @@ async def test_default_window_is_the_last_seven_days(
     assert response.status_code == 200, response.text
     body = response.json()
     start, end = (dt.datetime.fromisoformat(body[k]) for k in ("from", "to"))
-    assert end - start == dt.timedelta(days=7)
+    assert end - start == dt.timedelta(days=30)
     assert abs(dt.datetime.now(UTC) - end) < dt.timedelta(minutes=1)
     assert len(body["series"]) == bucket_count(start, end, Bucket.day)
     assert body["totals"]["up"] >= 1

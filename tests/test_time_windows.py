@@ -1,4 +1,5 @@
-"""The pure window/bucket arithmetic that sizes the analytics series."""
+"""The one time-window rule (app/query_params.py): defaults, bare dates, bounds, and the
+pure bucket arithmetic that sizes the analytics series."""
 
 import datetime as dt
 import itertools
@@ -7,17 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.query_params import Bucket
-from app.votes.window import (
+from app.query_params import (
     MAX_BUCKETS,
     STEP,
+    Bucket,
+    TimeWindow,
     WindowError,
     bucket_count,
     bucket_floor,
     bucket_starts,
     check_bucket_count,
+    parse_instant,
     resolve_window,
-    satisfaction,
 )
 
 UTC = dt.UTC
@@ -88,34 +90,64 @@ def test_cap_on_bucket_count() -> None:
     )
     with pytest.raises(WindowError) as info:
         check_bucket_count(start, start + dt.timedelta(hours=MAX_BUCKETS, seconds=1), Bucket.hour)
-    assert info.value.field == "bucket"
+    assert info.value.parameter == "bucket"
 
 
 def test_resolve_window_defaults() -> None:
     now = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
-    assert resolve_window(None, None, now=now) == (now - dt.timedelta(days=7), now)
+    month = dt.timedelta(days=30)
+    assert resolve_window(None, None, now=now) == TimeWindow(start=now - month, end=now)
     start = dt.datetime(2026, 11, 1, tzinfo=UTC)
-    assert resolve_window(start, None, now=now) == (start, now)
+    assert resolve_window(start, None, now=now) == TimeWindow(start=start, end=now)
     end = dt.datetime(2026, 11, 10, tzinfo=UTC)
-    assert resolve_window(None, end, now=now) == (end - dt.timedelta(days=7), end)
+    assert resolve_window(None, end, now=now) == TimeWindow(start=end - month, end=end)
     with pytest.raises(WindowError) as info:
         resolve_window(dt.datetime(2026, 12, 1, tzinfo=UTC), None, now=now)
-    assert info.value.field == "to"
+    assert info.value.parameter == "to"
 
 
-def test_satisfaction_examples() -> None:
-    assert satisfaction(0, 0) is None
-    assert satisfaction(3, 1) == 0.75
-    assert satisfaction(0, 2) == 0.0
+def test_a_bare_date_is_midnight_utc() -> None:
+    assert parse_instant("2026-11-01", "from") == dt.datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_instant("2026-11-01T09:30:00+02:00", "from") == dt.datetime(
+        2026, 11, 1, 7, 30, tzinfo=UTC
+    )
+    assert parse_instant("2026-11-01T09:30:00z", "to") == dt.datetime(
+        2026, 11, 1, 9, 30, tzinfo=UTC
+    )
 
 
-@given(up=st.integers(0, 10**9), down=st.integers(0, 10**9))
-def test_satisfaction_is_the_up_share(up: int, down: int) -> None:
-    value = satisfaction(up, down)
-    if up + down == 0:
-        assert value is None
-    else:
-        assert value is not None
-        assert 0.0 <= value <= 1.0
-        assert value == pytest.approx(up / (up + down))
-        assert (value == 1.0) == (down == 0)
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("2026-11-01T09:30:00", "needs a UTC offset"),
+        ("yesterday", "not an ISO-8601"),
+        ("0001-01-01", "between 1970 and 9000"),
+        ("9999-12-31T00:00:00Z", "between 1970 and 9000"),
+    ],
+)
+def test_bad_bounds_are_refused_with_the_parameter(text: str, needle: str) -> None:
+    with pytest.raises(WindowError) as info:
+        parse_instant(text, "from")
+    assert needle in info.value.detail
+    assert info.value.parameter == "from"
+
+
+async def test_api_and_cli_accept_and_refuse_the_same_bounds(client, admin_headers) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    ok = await client.get(
+        "/api/v1/analytics/votes", params={"from": "2026-11-01"}, headers=admin_headers
+    )
+    assert ok.status_code == 200
+    assert ok.json()["from"].startswith("2026-11-01T00:00:00")
+    bad = await client.get(
+        "/api/v1/analytics/votes", params={"from": "2026-11-01T09:30"}, headers=admin_headers
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "from"
+    # The CLI fails on the same bound with the same message, before touching a database.
+    result = CliRunner().invoke(cli, ["export", "votes", "--from", "2026-11-01T09:30"])
+    assert result.exit_code == 2
+    assert bad.json()["detail"].split(" (")[0] in " ".join(result.output.split())

@@ -336,7 +336,9 @@ def demo_data_command(
         migrate.upgrade_to_head(url)
 
     async def work(engine: AsyncEngine) -> demo_data.DemoSummary:
-        return await demo_data.load_demo_data(engine, reset=reset)
+        return await demo_data.load_demo_data(
+            engine, reset=reset, auto_approval_threshold=settings.expert_auto_approval_threshold
+        )
 
     summary = asyncio.run(_with_engine(work))
     if summary.skipped:

@@ -197,6 +197,7 @@ def _trust_from_counters() -> str:
     """The demo experts' trust and accuracy, computed from their counters by the same SQL
     the service uses (so the first real decision moves trust the expected way)."""
     from app.experts import service as experts_service
+    from app.experts import trust
 
     profiles = experts_service.profiles
     p = profiles.c
@@ -210,13 +211,28 @@ def _trust_from_counters() -> str:
         sa.update(profiles)
         .where(p.user_id.between(sa.literal_column(":first"), sa.literal_column(":last")))
         .values(
-            trust_score=experts_service.trust_sql(**counters, verified=p.is_verified),
-            feedback_accuracy_rate=experts_service.accuracy_sql(**counters),
+            trust_score=trust.trust_sql(**counters, verified=p.is_verified),
+            feedback_accuracy_rate=trust.accuracy_sql(**counters),
         )
     )
+    return _render(stmt)
+
+
+def _render(clause: sa.ClauseElement) -> str:
+    """A SQLAlchemy expression of the service's, as literal SQL for a demo statement."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    return str(compiled)
+    return str(clause.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _candidate_weight() -> str:
+    """The priority one correction adds, by the service's own rule (`trust.py`)."""
+    from app.experts import trust
+
+    return _render(
+        trust.candidate_weight_sql(
+            sa.literal_column("p.trust_score"), sa.literal_column("f.confidence_score")
+        )
+    )
 
 
 async def demo_present(conn: AsyncConnection) -> bool:
@@ -422,19 +438,20 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
         ),
         # One candidate per corrected query: the first correction's text; mixed statuses.
         (
-            "INSERT INTO expert_faq_candidates (query_id, question, answer, source_feedback_id, "
+            # The one f-string piece is the service's own priority rule, rendered.
+            "INSERT INTO expert_faq_candidates (query_id, question, answer, source_feedback_id, "  # noqa: S608
             "expert_id, expert_trust_score, approval_status, approved_by, approved_at, "
             "rejection_reason, suggested_category, suggested_tags, regulatory_references, "
             "priority_score, supporting_count) "
             "SELECT f.query_id, f.query_text, f.expert_answer, f.id, f.expert_id, p.trust_score, "
             # auto_approved only where the rule allows it (verified, active, trusted).
-            "CASE WHEN p.is_verified AND p.is_active AND p.trust_score >= 0.9 "
+            "CASE WHEN p.is_verified AND p.is_active AND p.trust_score >= :threshold "
             "THEN 'auto_approved' ELSE s.status END::approval_status, "
             "CASE WHEN s.status = 'approved' THEN :first + 299 END, "
             "CASE WHEN s.status IN ('approved', 'auto_approved') THEN now() END, "
             "CASE WHEN s.status = 'rejected' THEN 'demo: già coperto da una FAQ esistente' END, "
             "f.category, ARRAY['fisco', 'faq'], f.regulatory_references, "
-            "round((p.trust_score * f.confidence_score * 10)::numeric, 3)::float8, 1 "
+            f"{_candidate_weight()}, 1 "
             "FROM (SELECT DISTINCT ON (query_id) * FROM expert_feedback "
             "WHERE expert_answer IS NOT NULL ORDER BY query_id, created_at) f "
             "JOIN expert_profiles p ON p.id = f.expert_id "
@@ -488,9 +505,12 @@ async def _create_keys(engine: AsyncEngine) -> None:
         await session.commit()
 
 
-async def load_demo_data(engine: AsyncEngine, *, reset: bool = False) -> DemoSummary:
+async def load_demo_data(
+    engine: AsyncEngine, *, auto_approval_threshold: float, reset: bool = False
+) -> DemoSummary:
     """Insert the demo rows (one transaction); with `reset`, replace earlier demo rows.
-    Without it, a database that already holds demo rows is left as it is."""
+    Without it, a database that already holds demo rows is left as it is. Auto-approved
+    candidates obey the service's `auto_approval_threshold` (from the settings)."""
     async with engine.begin() as conn:
         if await demo_present(conn):
             if not reset:
@@ -502,7 +522,7 @@ async def load_demo_data(engine: AsyncEngine, *, reset: bool = False) -> DemoSum
             typed = statement.replace(":first", "CAST(:first AS bigint)").replace(
                 ":last", "CAST(:last AS bigint)"
             )
-            await conn.execute(sa.text(typed), params)
+            await conn.execute(sa.text(typed), {**params, "threshold": auto_approval_threshold})
     await _create_keys(engine)
     async with engine.connect() as conn:
         after = {t: await _count(conn, t) for t in DATA_TABLES}

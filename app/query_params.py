@@ -10,8 +10,11 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import UnprocessableEntity
 
@@ -65,6 +68,23 @@ def parse_cursor(cursor: list[Any] | None, *parsers: Callable[[Any], Any]) -> li
         return [parse(value) for parse, value in zip(parsers, cursor, strict=True)]
     except (TypeError, ValueError, OverflowError) as exc:
         raise UnprocessableEntity("Malformed cursor.", field=["cursor"], location="query") from exc
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: sa.Select[Any],
+    page: Pagination,
+    *,
+    build: Callable[[RowMapping], T],
+    cursor_of: Callable[[T], list[Any]],
+) -> Page[T]:
+    """One page of `stmt` (already filtered past the cursor and ordered): fetch one row
+    more than `limit` to learn whether a next page exists, whose cursor is the sort key of
+    the last item returned."""
+    rows = (await session.execute(stmt.limit(page.limit + 1))).mappings().all()
+    items = [build(row) for row in rows[: page.limit]]
+    next_cursor = encode_cursor(cursor_of(items[-1])) if len(rows) > page.limit else None
+    return Page[T](items=items, next_cursor=next_cursor)
 
 
 def pagination(

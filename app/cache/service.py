@@ -24,7 +24,7 @@ from app.query_params import (
     Pagination,
     TimeWindow,
     cursor_datetime,
-    encode_cursor,
+    fetch_page,
     parse_cursor,
     window_conditions,
 )
@@ -111,16 +111,14 @@ async def list_entries(
         _entries_with_stats()
         .where(*where)
         .order_by(entries.c.created_at.desc(), entries.c.cache_key.desc())
-        .limit(page.limit + 1)
     )
-    rows = (await session.execute(stmt)).mappings().all()
-    items = [CacheEntryRead.model_validate(dict(row)) for row in rows[: page.limit]]
-    next_cursor = (
-        encode_cursor([items[-1].created_at.isoformat(), items[-1].cache_key])
-        if len(rows) > page.limit
-        else None
+    return await fetch_page(
+        session,
+        stmt,
+        page,
+        build=lambda row: CacheEntryRead.model_validate(dict(row)),
+        cursor_of=lambda item: [item.created_at.isoformat(), item.cache_key],
     )
-    return Page[CacheEntryRead](items=items, next_cursor=next_cursor)
 
 
 async def record_hit(session: AsyncSession, cache_key: str) -> None:

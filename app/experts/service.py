@@ -68,7 +68,7 @@ from app.query_params import (
     Pagination,
     TimeWindow,
     cursor_datetime,
-    encode_cursor,
+    fetch_page,
     parse_cursor,
     window_conditions,
 )
@@ -104,39 +104,6 @@ class CandidateNotPending(Conflict):
     """The FAQ candidate was already decided."""
 
 
-# ---------------------------------------------------------------- trust in SQL
-
-
-def _f(value: float) -> sa.ColumnElement[float]:
-    return sa.literal(value, sa.Float)
-
-
-def _as_float(expr: Any) -> sa.ColumnElement[float]:
-    return sa.cast(expr, sa.Float)
-
-
-def trust_sql(
-    *, approved: Any, rejected: Any, agreements: Any, disagreements: Any, verified: Any
-) -> sa.ColumnElement[float]:
-    """`trust.trust_score` rendered in SQL over (new) counter expressions."""
-    a0_plain, b0 = trust.prior(False)
-    a0_verified, _ = trust.prior(True)
-    a0 = sa.case((verified, _f(a0_verified)), else_=_f(a0_plain))
-    successes = _as_float(approved) + _f(trust.AGREEMENT_WEIGHT) * _as_float(agreements)
-    failures = _as_float(rejected) + _f(trust.AGREEMENT_WEIGHT) * _as_float(disagreements)
-    value = (a0 + successes) / (a0 + _f(b0) + successes + failures)
-    return sa.func.least(_f(1.0), sa.func.greatest(_f(0.0), value))
-
-
-def accuracy_sql(
-    *, approved: Any, rejected: Any, agreements: Any, disagreements: Any
-) -> sa.ColumnElement[float]:
-    """`trust.accuracy_rate` in SQL (NULL without evidence)."""
-    confirmed = _as_float(approved) + _as_float(agreements)
-    total = confirmed + _as_float(rejected) + _as_float(disagreements)
-    return confirmed / sa.func.nullif(total, _f(0.0))
-
-
 def _evidence_values(
     *,
     approved: Any = None,
@@ -158,8 +125,10 @@ def _evidence_values(
         "rejected_count": new["rejected"],
         "agreement_count": new["agreements"],
         "disagreement_count": new["disagreements"],
-        "trust_score": trust_sql(**new, verified=p.is_verified if verified is None else verified),
-        "feedback_accuracy_rate": accuracy_sql(**new),
+        "trust_score": trust.trust_sql(
+            **new, verified=p.is_verified if verified is None else verified
+        ),
+        "feedback_accuracy_rate": trust.accuracy_sql(**new),
     }
     return values
 
@@ -231,20 +200,14 @@ async def list_experts(
     if specialization is not None:
         # `@> ARRAY[...]` is the operator the GIN index on specializations serves.
         where.append(p.specializations.contains([specialization]))
-    stmt = (
-        sa.select(profiles)
-        .where(*where)
-        .order_by(p.trust_score.desc(), p.id.asc())
-        .limit(page.limit + 1)
+    stmt = sa.select(profiles).where(*where).order_by(p.trust_score.desc(), p.id.asc())
+    return await fetch_page(
+        session,
+        stmt,
+        page,
+        build=_expert,
+        cursor_of=lambda item: [item.trust_score, str(item.id)],
     )
-    rows = (await session.execute(stmt)).mappings().all()
-    items = [_expert(r) for r in rows[: page.limit]]
-    next_cursor = (
-        encode_cursor([items[-1].trust_score, str(items[-1].id)])
-        if len(rows) > page.limit
-        else None
-    )
-    return Page[ExpertRead](items=items, next_cursor=next_cursor)
 
 
 async def update_expert(
@@ -344,10 +307,11 @@ async def submit_feedback(
         "feedback_count": p.feedback_count + 1,
         # Running mean over all reviews; the right-hand side sees the old row.
         "average_response_time_seconds": (
-            sa.func.coalesce(p.average_response_time_seconds, _f(0.0)) * p.feedback_count
+            sa.func.coalesce(p.average_response_time_seconds, trust.sql_float(0.0))
+            * p.feedback_count
             + payload.time_spent_seconds
         )
-        / _as_float(p.feedback_count + 1),
+        / trust.as_float(p.feedback_count + 1),
     }
     if agree or disagree:
         own_values.update(
@@ -511,20 +475,14 @@ async def list_expert_feedback(
     if cursor is not None:
         last_at, last_id = cursor
         where += [r.created_at <= last_at, sa.tuple_(r.created_at, r.id) < (last_at, last_id)]
-    stmt = (
-        sa.select(reviews)
-        .where(*where)
-        .order_by(r.created_at.desc(), r.id.desc())
-        .limit(page.limit + 1)
+    stmt = sa.select(reviews).where(*where).order_by(r.created_at.desc(), r.id.desc())
+    return await fetch_page(
+        session,
+        stmt,
+        page,
+        build=lambda row: ExpertFeedbackRead.model_validate(dict(row)),
+        cursor_of=lambda item: [item.created_at.isoformat(), str(item.id)],
     )
-    rows = (await session.execute(stmt)).mappings().all()
-    items = [ExpertFeedbackRead.model_validate(dict(row)) for row in rows[: page.limit]]
-    next_cursor = (
-        encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
-        if len(rows) > page.limit
-        else None
-    )
-    return Page[ExpertFeedbackRead](items=items, next_cursor=next_cursor)
 
 
 # ---------------------------------------------------------------- approval queue
@@ -536,20 +494,14 @@ async def list_candidates(
     """Candidates with `status`, highest priority first (ties by id)."""
     c = candidates.c
     where = [c.approval_status == status, *_keyset_desc(c.priority_score, c.id, page.cursor)]
-    stmt = (
-        sa.select(candidates)
-        .where(*where)
-        .order_by(c.priority_score.desc(), c.id.asc())
-        .limit(page.limit + 1)
+    stmt = sa.select(candidates).where(*where).order_by(c.priority_score.desc(), c.id.asc())
+    return await fetch_page(
+        session,
+        stmt,
+        page,
+        build=lambda row: FaqCandidateRead.model_validate(dict(row)),
+        cursor_of=lambda item: [item.priority_score, str(item.id)],
     )
-    rows = (await session.execute(stmt)).mappings().all()
-    items = [FaqCandidateRead.model_validate(dict(row)) for row in rows[: page.limit]]
-    next_cursor = (
-        encode_cursor([items[-1].priority_score, str(items[-1].id)])
-        if len(rows) > page.limit
-        else None
-    )
-    return Page[FaqCandidateRead](items=items, next_cursor=next_cursor)
 
 
 async def _lock_query(session: AsyncSession, query_id: uuid.UUID) -> None:

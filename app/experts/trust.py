@@ -47,6 +47,9 @@ counters (no read-modify-write); ``test_sql_rendering_matches_python`` in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
 
 PRIOR_MEAN = 0.5
 PRIOR_STRENGTH = 10.0
@@ -110,3 +113,43 @@ def candidate_weight(trust: float, confidence: float) -> float:
     trusted expert counts more than a hesitant newcomer.
     """
     return max(0.0, trust) * max(0.0, min(1.0, confidence))
+
+
+# --- the same rules as SQL expressions (a test proves SQL == Python) --------------------
+
+
+def sql_float(value: float) -> sa.ColumnElement[float]:
+    return sa.literal(value, sa.Float)
+
+
+def as_float(expr: Any) -> sa.ColumnElement[float]:
+    return sa.cast(expr, sa.Float)
+
+
+def trust_sql(
+    *, approved: Any, rejected: Any, agreements: Any, disagreements: Any, verified: Any
+) -> sa.ColumnElement[float]:
+    """`trust_score` rendered in SQL over (new) counter expressions."""
+    a0_plain, b0 = prior(False)
+    a0_verified, _ = prior(True)
+    a0 = sa.case((verified, sql_float(a0_verified)), else_=sql_float(a0_plain))
+    successes = as_float(approved) + sql_float(AGREEMENT_WEIGHT) * as_float(agreements)
+    failures = as_float(rejected) + sql_float(AGREEMENT_WEIGHT) * as_float(disagreements)
+    value = (a0 + successes) / (a0 + sql_float(b0) + successes + failures)
+    return sa.func.least(sql_float(1.0), sa.func.greatest(sql_float(0.0), value))
+
+
+def accuracy_sql(
+    *, approved: Any, rejected: Any, agreements: Any, disagreements: Any
+) -> sa.ColumnElement[float]:
+    """`accuracy_rate` in SQL (NULL without evidence)."""
+    confirmed = as_float(approved) + as_float(agreements)
+    total = confirmed + as_float(rejected) + as_float(disagreements)
+    return confirmed / sa.func.nullif(total, sql_float(0.0))
+
+
+def candidate_weight_sql(trust: Any, confidence: Any) -> sa.ColumnElement[float]:
+    """`candidate_weight` in SQL (demo data builds priorities with it)."""
+    return sa.func.greatest(sql_float(0.0), as_float(trust)) * sa.func.least(
+        sql_float(1.0), sa.func.greatest(sql_float(0.0), as_float(confidence))
+    )

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.experts import trust
-from app.experts.service import accuracy_sql, trust_sql
-from app.experts.trust import Evidence
+from app.experts.trust import Evidence, accuracy_sql, trust_sql
 
 counts = st.integers(min_value=0, max_value=10_000)
 evidence = st.builds(Evidence, counts, counts, counts, counts)

@@ -9,10 +9,13 @@ import sqlalchemy as sa
 from app import demo_data
 from app.auth import service as auth_service
 from app.auth.models import Scope
+from app.config import Settings
 from app.experts import trust
 from app.main import create_app
 from tests.conftest import bearer, make_settings
 from tests.ops.test_retention_and_cli import _cli
+
+THRESHOLD = Settings.model_fields["expert_auto_approval_threshold"].default
 
 
 async def _table_counts(conn) -> dict[str, int]:
@@ -37,7 +40,7 @@ async def test_demo_data_fills_every_table_and_analytics(databases) -> None:
                 sa.text("INSERT INTO votes (conversation_id, vote) VALUES ('real', 'up')")
             )
 
-        summary = await demo_data.load_demo_data(engine)
+        summary = await demo_data.load_demo_data(engine, auto_approval_threshold=THRESHOLD)
 
         async with engine.connect() as conn:
             counts = await _table_counts(conn)
@@ -91,12 +94,25 @@ async def test_demo_data_fills_every_table_and_analytics(databases) -> None:
                     )
                 )
             ).all()
+            priorities = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT c.priority_score, c.expert_trust_score, f.confidence_score "
+                        "FROM expert_faq_candidates c "
+                        "JOIN expert_feedback f ON f.id = c.source_feedback_id"
+                    )
+                )
+            ).all()
         for a, r, ag, dis, verified, score in experts:
             evidence = trust.Evidence(approved=a, rejected=r, agreements=ag, disagreements=dis)
             expected = trust.trust_score(evidence, verified=verified)
             assert score == pytest.approx(expected)
         assert auto_authors
-        assert all(v and act and t >= 0.9 for v, act, t in auto_authors)
+        assert all(v and act and t >= THRESHOLD for v, act, t in auto_authors)
+        # Priorities follow the service's rule for one supporting correction.
+        assert priorities
+        for priority, author_trust, confidence in priorities:
+            assert priority == pytest.approx(trust.candidate_weight(author_trust, confidence))
 
         async with app.state.sessionmaker() as session:
             _, secret = await auth_service.create_key(session, scope=Scope.admin, name="t")
@@ -128,13 +144,15 @@ async def test_demo_data_fills_every_table_and_analytics(databases) -> None:
             ).json()
             assert faq["items"]
 
-        again = await demo_data.load_demo_data(engine)
+        again = await demo_data.load_demo_data(engine, auto_approval_threshold=THRESHOLD)
         assert again.skipped
         code, out, err = await _cli(url, "demo-data")
         assert code == 0, err
         assert "already there" in out
 
-        reset = await demo_data.load_demo_data(engine, reset=True)
+        reset = await demo_data.load_demo_data(
+            engine, reset=True, auto_approval_threshold=THRESHOLD
+        )
         assert not reset.skipped
         async with engine.connect() as conn:
             assert await _table_counts(conn) == {**counts, "api_keys": counts["api_keys"] + 1}

@@ -284,12 +284,15 @@ router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_s
 
 async def read_form(request: Request) -> dict[str, str]:
     """An urlencoded form body (first value of each field); anything else → 415."""
+    body = await request.body()
+    if not body:
+        return {}  # nothing to read (then no CSRF token either: refused as such)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise UnsupportedForm("Send the form as application/x-www-form-urlencoded.")
     try:
         fields = urllib.parse.parse_qs(
-            (await request.body()).decode(),
+            body.decode(),
             keep_blank_values=True,
             max_num_fields=FORM_MAX_FIELDS,
             strict_parsing=False,

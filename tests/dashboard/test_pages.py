@@ -79,7 +79,8 @@ async def test_overview_numbers_equal_the_api(
         None if p["satisfaction"] is None else round(p["satisfaction"] * 100, 2)
         for p in votes["series"]
     ]
-    assert "Review queue" in page.text and "not yet available" in page.text
+    assert "Review queue" in page.text
+    assert "not yet available" in page.text
 
 
 async def test_votes_page_equals_the_api(admin: httpx.AsyncClient, demo_admin_key: str) -> None:
@@ -210,7 +211,8 @@ async def test_experts_page_equals_the_api(admin: httpx.AsyncClient, demo_admin_
     assert tables["by-type"] == [[k, v] for k, v in experts["feedback_by_type"].items()]
     assert tables["by-category"] == [[k, v] for k, v in experts["feedback_by_category"].items()]
     assert sum(experts["feedback_by_type"].values()) > 0
-    assert "calibration matrix" in page.text and "not yet available" in page.text
+    assert "calibration matrix" in page.text
+    assert "not yet available" in page.text
 
 
 async def test_approval_queue_lists_the_apis_pending_candidates(
@@ -265,7 +267,8 @@ async def test_reject_needs_a_reason_and_records_it(
     assert response.status_code == 303
     rejected = await api(admin, demo_admin_key, "/faq-candidates", status="rejected", limit=500)
     mine = [c for c in rejected["items"] if c["id"] == candidate["id"]]
-    assert mine and mine[0]["rejection_reason"] == "Già coperta dalla FAQ 12."
+    assert mine
+    assert mine[0]["rejection_reason"] == "Già coperta dalla FAQ 12."
 
 
 async def test_decisions_without_csrf_token_are_refused(
@@ -295,7 +298,8 @@ async def test_htmx_approve_removes_the_row_and_reports_it(
     assert response.status_code == 200
     # Only the out-of-band status message: the candidate's row is swapped for nothing.
     assert response.text.strip().startswith('<div id="flash"')
-    assert 'hx-swap-oob="true"' in response.text and "Approved" in response.text
+    assert 'hx-swap-oob="true"' in response.text
+    assert "Approved" in response.text
 
 
 async def test_clear_a_cache_flag(admin: httpx.AsyncClient, demo_admin_key: str) -> None:

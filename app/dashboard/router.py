@@ -646,7 +646,7 @@ async def experts_page(request: Request, operator: OperatorDep, session: Session
             series_label="Reviews",
         ),
         category_chart=charts.bars(
-            list(by_category),
+            [k.replace("_", " ") for k in by_category],
             list(by_category.values()),
             x_label="Category",
             y_label="Reviews (count)",

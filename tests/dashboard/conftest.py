@@ -36,6 +36,11 @@ async def demo_admin_key(demo_app: FastAPI) -> str:
     return await live.prepare_demo_database(demo_app.state.engine)
 
 
+@pytest.fixture(scope="session")
+async def demo_ingest_key(demo_app: FastAPI, demo_admin_key: str) -> str:
+    return await make_demo_key(demo_app, Scope.ingest, name="dashboard ingest")
+
+
 async def make_demo_key(app: FastAPI, scope: Scope, **kwargs: Any) -> str:
     async with app.state.sessionmaker() as session:
         _, secret = await auth_service.create_key(session, scope=scope, **kwargs)
@@ -61,15 +66,17 @@ def live_base_url(
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's chromium through playwright's async API (the sync API would run its own
+    event loop inside pytest-asyncio's)."""
+    from playwright.async_api import async_playwright
 
-    with sync_playwright() as playwright:
-        browser = live.launch_chromium(playwright)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**live.chromium_launch_args())
         try:
             yield browser
         finally:
-            browser.close()
+            await browser.close()
 
 
 class PageProblems:
@@ -86,8 +93,8 @@ class PageProblems:
         )
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
 
-    def csp_violations(self, page: Any) -> list[str]:
-        violations: list[str] = page.evaluate("window.__cspViolations || []")
+    async def csp_violations(self, page: Any) -> list[str]:
+        violations: list[str] = await page.evaluate("window.__cspViolations || []")
         return violations
 
 
@@ -100,20 +107,27 @@ document.addEventListener('securitypolicyviolation', (e) => {
 """
 
 
-@pytest.fixture
-def browser_page(chromium: Any, live_base_url: str) -> Iterator[tuple[Any, PageProblems]]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(CSP_RECORDER)
-    page = context.new_page()
+async def new_page(chromium: Any, width: int) -> tuple[Any, Any, PageProblems]:
+    context = await chromium.new_context(viewport={"width": width, "height": 900})
+    await context.add_init_script(CSP_RECORDER)
+    page = await context.new_page()
     problems = PageProblems()
     problems.attach(page)
+    return context, page, problems
+
+
+@pytest.fixture
+async def browser_page(
+    chromium: Any, live_base_url: str
+) -> AsyncIterator[tuple[Any, PageProblems]]:
+    context, page, problems = await new_page(chromium, live.WIDTHS["desktop"])
     try:
         yield page, problems
     finally:
-        context.close()
+        await context.close()
 
 
-def assert_clean(page: Any, problems: PageProblems) -> None:
+async def assert_clean(page: Any, problems: PageProblems) -> None:
     assert problems.console_errors == []
     assert problems.page_errors == []
-    assert problems.csp_violations(page) == []
+    assert await problems.csp_violations(page) == []

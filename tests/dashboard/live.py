@@ -119,11 +119,20 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path) -> 
     raise RuntimeError("uvicorn did not become ready")
 
 
+def chromium_launch_args() -> dict[str, Any]:
+    return {"executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_ARGS, "timeout": 60_000}
+
+
 def launch_chromium(playwright: Any) -> Any:
     """Debian's chromium (apt), never playwright's downloaded browser."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000
-    )
+    return playwright.chromium.launch(**chromium_launch_args())
+
+
+async def sign_in_async(page: Any, base: str, admin_key: str) -> None:
+    await page.goto(f"{base}/dashboard/login")
+    await page.get_by_label("API key").fill(admin_key)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base}/dashboard")
 
 
 def sign_in(page: Any, base: str, admin_key: str) -> None:

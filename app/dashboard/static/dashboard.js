@@ -5,6 +5,7 @@
 
   function fmtNumber(v) {
     if (v === null || v === undefined) return "—";
+    if (Number.isInteger(v)) return v.toLocaleString("en");
     return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
   }
 
@@ -44,7 +45,11 @@
     opts.axes[0].values = function (u, splits) {
       return splits.map(function (i) { return labels[i] === undefined ? "" : labels[i]; });
     };
-    if (labels.length > 4) { opts.axes[0].rotate = -30; opts.axes[0].size = 90; }
+    var longest = labels.reduce(function (n, l) { return Math.max(n, l.length); }, 0);
+    if (labels.length * longest * 7 > opts.width * 0.8) {
+      opts.axes[0].rotate = -35;
+      opts.axes[0].size = Math.min(140, 20 + longest * 5);
+    }
     opts.series[0].value = function (u, i) { return i === null ? "" : (labels[i] || ""); };
     var bars = uPlot.paths.bars({ size: [0.6, 64] });
     spec.series.forEach(function (s) {

@@ -264,3 +264,26 @@ async def test_static_serves_only_packaged_files(http: httpx.AsyncClient) -> Non
     licence = await http.get("/dashboard/static/vendor/htmx/LICENSE")
     assert licence.status_code == 200
     assert licence.headers["content-type"].startswith("text/plain")
+
+
+async def test_database_down_is_a_503_page_with_retry_after() -> None:
+    import uuid
+
+    from app.main import create_app
+    from tests.conftest import TOKEN_SECRET, make_settings
+
+    # Nothing listens on port 1: every connection attempt fails at once.
+    app = create_app(make_settings("postgresql+asyncpg://u:p@127.0.0.1:1/none"))
+    async with app.router.lifespan_context(app):
+        cookie, _ = SessionSigner(TOKEN_SECRET, max_age_seconds=60).new_session(
+            key_id=uuid.uuid4(), public_id="abc123"
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", cookies={SESSION_COOKIE: cookie}
+        ) as http:
+            response = await http.get("/dashboard")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "The database is unavailable" in response.text

@@ -240,3 +240,28 @@ async def test_pages_fit_a_390_px_screen(
         await assert_clean(page, problems)
     finally:
         await context.close()
+
+
+async def test_the_csp_holds_and_the_detector_sees_violations(
+    browser_page: tuple[Any, Any], live_base_url: str, demo_admin_key: str
+) -> None:
+    """The 'no CSP violation' checks above mean something: an inline script and an
+    inline style on a dashboard page are blocked, and the recorder reports both."""
+    page, problems = browser_page
+    await sign_in(page, live_base_url, demo_admin_key)
+    ran = await page.evaluate(
+        """() => new Promise((resolve) => {
+            window.__inlineRan = false;
+            const s = document.createElement('script');
+            s.textContent = 'window.__inlineRan = true';
+            document.body.appendChild(s);
+            const st = document.createElement('style');
+            st.textContent = 'body { background: red }';
+            document.head.appendChild(st);
+            setTimeout(() => resolve(window.__inlineRan), 200);
+        })"""
+    )
+    assert ran is False
+    violations = await problems.csp_violations(page)
+    assert any(v.startswith("script-src") for v in violations), violations
+    assert any(v.startswith("style-src") for v in violations), violations

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt migrate revision check bench clean
+.PHONY: help install run test lint fmt migrate revision check bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ check: $(STAMP) ## alembic check: the models and the migrated database agree
 
 bench: $(STAMP) ## Benchmarks (print figures against a baseline measured in the same run)
 	$(BIN)/python -m bench
+
+screenshots: $(STAMP) ## Every dashboard page at 1280 and 390 px into docs/screenshots/ (needs Debian's chromium)
+	test -x /usr/lib/chromium/chromium || apt-get install -y -o DPkg::Lock::Timeout=600 chromium
+	$(BIN)/python -m tests.dashboard.screenshots
 
 clean: ## Remove the virtualenv and local data (including the embedded database)
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a key lookup is cached per process."
     )
 
+    dashboard_session_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=7 * 86400,
+        description="How long a dashboard sign-in lasts (the signed cookie's lifetime).",
+    )
+
     expert_auto_approval_threshold: float = Field(default=0.9, ge=0, le=1)
     cache_flag_min_ratings: int = Field(default=5, ge=1)
     cache_flag_good_share_upper_bound: float = Field(default=0.5, gt=0, lt=1)

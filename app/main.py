@@ -16,6 +16,7 @@ from app.api import api_router
 from app.auth.authentication import Authentication, AuthState, KeyCache, RateLimiter
 from app.auth.tokens import TokenSigner, load_secret
 from app.config import Settings, get_settings
+from app.dashboard.router import router as dashboard_router
 from app.db import create_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health import router as health_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(dashboard_router)
     install_observability(app, settings)
     return app
 

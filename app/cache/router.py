@@ -78,9 +78,10 @@ async def get_cache_entry(
     responses=UNKNOWN_KEY,
 )
 async def delete_cache_entry(
-    cache_key: CacheKeyPath, principal: IngestOrAdmin, session: SessionDep
+    cache_key: CacheKeyPath, principal: Admin, session: SessionDep
 ) -> None:
-    """Delete an entry together with its ratings and hit counts."""
+    """Delete an entry together with its ratings and hit counts (admin only: users' ratings
+    go with it)."""
     await service.delete_entry(session, cache_key)
 
 

@@ -35,7 +35,8 @@ ERASURE_POLICY = """\
 In one transaction, for user `user_id`:
 
 - **votes**: deleted when cast by that user id, or carrying any e-mail address that user
-  ever gave with a vote (also votes sent with that e-mail but no user id).
+  ever gave with a vote and sent with no user id. Another user's votes are never deleted
+  by e-mail (anyone can type someone else's address).
 - **routing_feedback**, **cache_feedback**: the user's rows are deleted (with their comments).
 - **routing_metrics**: kept for cost and latency statistics, *anonymised*: `user_id` and
   `session_id` set to NULL on the user's rows and on any row sharing one of the user's
@@ -103,7 +104,12 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
     deleted["votes"] = await run("DELETE FROM votes WHERE user_id = :uid", **uid)
     if emails:
         deleted["votes"] += await run(
-            "DELETE FROM votes WHERE lower(email) = ANY(CAST(:emails AS text[]))", emails=emails
+            # Another user's vote carrying this e-mail is theirs: anyone can type a victim's
+            # address on their own vote, and erasing it must not wipe the victim's votes.
+            "DELETE FROM votes WHERE lower(email) = ANY(CAST(:emails AS text[])) "
+            "AND (user_id IS NULL OR user_id = :uid)",
+            emails=emails,
+            **uid,
         )
     deleted["routing_feedback"] = await run(
         "DELETE FROM routing_feedback WHERE user_id = :uid", **uid
@@ -257,8 +263,21 @@ def json_value(value: Any) -> Any:
     return value
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (`=HYPERLINK(...)`,
+# `=cmd|' /C calc'!A0`): OWASP's CSV-injection rule.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: str) -> str:
+    """A text cell a spreadsheet shows as text: prefixed with `'` when it would start a
+    formula (CSV only; NDJSON keeps the exact value)."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def _csv_converter(column: sa.Column[Any]) -> Converter | None:
     """How a column's value becomes a CSV cell; None: as is (csv writes NULL as empty)."""
+    if isinstance(column.type, sa.String) and not isinstance(column.type, sa.Enum):
+        return neutralise_formula
     if isinstance(column.type, sa.DateTime):
         return iso_utc
     if isinstance(column.type, sa.Date):

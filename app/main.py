@@ -66,7 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else engine
         )
         app.state.auth = AuthState(
-            signer=TokenSigner(load_secret(settings)),
+            signer=TokenSigner(
+                load_secret(settings), key_cache_seconds=settings.api_key_cache_seconds
+            ),
             key_cache=KeyCache(settings.api_key_cache_seconds),
             limiter=RateLimiter(settings.rate_limit_per_minute),
         )

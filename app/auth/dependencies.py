@@ -22,7 +22,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth import keys
 from app.auth import service as auth_service
 from app.auth.models import Scope
-from app.auth.tokens import TOKEN_PREFIX, FeedbackToken, TokenInvalid, TokenSigner
+from app.auth.tokens import (
+    TOKEN_PREFIX,
+    FeedbackToken,
+    TokenInvalid,
+    TokenSigner,
+    ensure_token_standing,
+)
 from app.db import request_session
 from app.errors import Forbidden, TooManyRequests, Unauthorized
 
@@ -46,9 +52,12 @@ class Principal:
 
     @property
     def rate_identity(self) -> str:
-        """Rate limits apply per key, or per token target (all tokens of one conversation)."""
+        """Rate limits apply per key, or per token (per bound user) within its target: one
+        spamming token cannot exhaust the limit of every other rater of that target."""
         if self.token is not None:
-            return f"token:{self.token.conversation_id or ''}:{self.token.cache_key or ''}"
+            token = self.token
+            who = f"user:{token.user_id}" if token.user_id is not None else token.token_id
+            return f"token:{token.conversation_id or ''}:{token.cache_key or ''}:{who}"
         return f"key:{self.key_id}"
 
     def user_for_conversation(self, conversation_id: str, user_id: int | None) -> int | None:
@@ -202,6 +211,8 @@ async def _authenticate(
                 else "The feedback token is not valid.",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
+        signer = _auth_state(request).signer
+        await ensure_token_standing(request_session(request), signer, token)
         return Principal(scope=None, user_id=token.user_id, token=token)
     parsed = keys.parse(presented)
     record = await _lookup_key(request, parsed[0]) if parsed else None

@@ -124,6 +124,7 @@ async def rate_cache_entry(
             min_ratings=settings.cache_flag_min_ratings,
             good_share_upper_bound=settings.cache_flag_good_share_upper_bound,
         ),
+        rater=service.token_rater(principal.token),
     )
     return CacheFeedbackCreated(id=recorded.id, entry_status=recorded.entry_status)
 

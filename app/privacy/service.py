@@ -50,6 +50,9 @@ In one transaction, for user `user_id`:
 - **idempotency_keys**: stored responses that mention the user id or one of the e-mails are
   deleted (a retry with that key then runs again instead of replaying).
 - **users**: the row is deleted last.
+- **user_erasures**: a keyed hash of the id (HMAC-SHA256 with the token secret, not the id)
+  and the time; feedback tokens bound to the user and minted before it are refused (401)
+  and cannot re-create the user. Tokens minted afterwards work as usual.
 
 `deleted` counts removed rows per table; `anonymised` counts rows kept with the user's
 identifiers cleared. Unknown user → 404.
@@ -61,8 +64,9 @@ def _rowcount(result: sa.Result[Any]) -> int:
     return int(result.rowcount or 0)
 
 
-async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
-    """Remove or anonymise every row that identifies `user_id` (see ERASURE_POLICY)."""
+async def erase_user(session: AsyncSession, user_id: int, *, erasure_hash: str) -> ErasureResult:
+    """Remove or anonymise every row that identifies `user_id` (see ERASURE_POLICY);
+    `erasure_hash` (a keyed hash of the id) is recorded so older tokens of the user fail."""
 
     async def run(sql: str, **params: Any) -> int:
         return _rowcount(await session.execute(sa.text(sql), params))
@@ -185,6 +189,14 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
         emails=emails,
     )
     deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)
+    # clock_timestamp(): tokens minted while this transaction ran are older than the record.
+    await session.execute(
+        sa.text(
+            "INSERT INTO user_erasures (user_hash, created_at) VALUES (:h, clock_timestamp()) "
+            "ON CONFLICT (user_hash) DO UPDATE SET created_at = excluded.created_at"
+        ),
+        {"h": erasure_hash},
+    )
     log.info(
         "user_erased",
         rows_deleted=sum(deleted.values()),

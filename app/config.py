@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port (on HOST) instead of the API port; "
+        "unset: /metrics is on the API port.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stdout is a terminal."

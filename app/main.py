@@ -22,7 +22,7 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
-from app.observability import install_observability
+from app.observability import install_observability, start_metrics_listener
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(settings.rate_limit_per_minute),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
+        metrics_listener = start_metrics_listener(app, settings)
         try:
             yield
         finally:
+            if metrics_listener is not None:
+                metrics_listener.shutdown()
+                metrics_listener.server_close()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port (on HOST) instead of the API port; "
+        "unset: /metrics is on the API port.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stdout is a terminal."
@@ -39,7 +46,9 @@ class Settings(BaseSettings):
 
     feedback_token_secret: SecretStr | None = Field(
         default=None,
-        description="HMAC secret for feedback tokens. Embedded default: generated in the data dir.",
+        description="HMAC-SHA256 secret(s) for feedback tokens, each >= 32 bytes; "
+        "comma-separated to rotate (`new,old`: sign with the first, verify with any). "
+        "Embedded default: generated in the data dir.",
     )
     feedback_token_default_ttl_seconds: int = Field(default=3600, ge=1, le=86400)
     rate_limit_per_minute: int = Field(
@@ -107,6 +116,16 @@ class Settings(BaseSettings):
         le=36500,
         description="`purge` default for expert reviews (approved FAQ entries keep their text).",
     )
+
+    @field_validator("feedback_token_secret")
+    @classmethod
+    def _token_secrets_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short HMAC key can be brute-forced from one token; 32 bytes match SHA-256.
+        if value is not None:
+            parts = [p.strip() for p in value.get_secret_value().split(",") if p.strip()]
+            if not parts or any(len(p.encode()) < 32 for p in parts):
+                raise ValueError("each FEEDBACK_TOKEN_SECRET must be at least 32 bytes")
+        return value
 
     @property
     def embedded(self) -> bool:

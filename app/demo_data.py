@@ -184,7 +184,11 @@ DATA_TABLES = [
     "expert_profiles",
     "expert_feedback",
     "expert_faq_candidates",
+    "user_erasures",
 ]
+
+# The demo's user_erasures rows are sha256 of a demo label ('demo-erasure-N'), not an HMAC
+# of any user id, so they can never refuse a real user's token.
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,8 @@ async def remove_demo_rows(conn: AsyncConnection) -> None:
         "DELETE FROM routing_metrics WHERE request_id LIKE 'demo-%'",
         "DELETE FROM response_cache WHERE cache_key LIKE 'demo-%'",
         "DELETE FROM idempotency_keys WHERE caller = 'demo-data'",
+        "DELETE FROM user_erasures WHERE user_hash IN (SELECT encode(sha256(convert_to("
+        "'demo-erasure-' || g, 'UTF8')), 'hex') FROM generate_series(1, 5) g)",
         "DELETE FROM api_keys WHERE name LIKE 'demo-data%'",
         "DELETE FROM users WHERE id BETWEEN :first AND :last",
     ]
@@ -481,6 +487,12 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "response_body, expires_at) "
             "SELECT 'demo-data', 'demo-' || g, md5('fp' || g) || md5('fp2' || g), 201, "
             "'{\"status\":\"ok\"}', now() + interval '24 hours' FROM generate_series(1, 20) g",
+            {},
+        ),
+        (
+            "INSERT INTO user_erasures (user_hash, created_at) SELECT encode(sha256(convert_to("
+            "'demo-erasure-' || g, 'UTF8')), 'hex'), now() - g * interval '5 days' "
+            "FROM generate_series(1, 5) g",
             {},
         ),
     ]

@@ -23,7 +23,7 @@ from app.health import router as health_router
 from app.idempotency import dependencies as idempotency
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
-from app.observability import install_observability
+from app.observability import install_observability, start_metrics_listener
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else engine
         )
         app.state.auth = AuthState(
-            signer=TokenSigner(load_secret(settings)),
+            signer=TokenSigner(
+                load_secret(settings), key_cache_seconds=settings.api_key_cache_seconds
+            ),
             key_cache=KeyCache(settings.api_key_cache_seconds),
             limiter=RateLimiter(settings.rate_limit_per_minute),
             failed_auth=RateLimiter(
@@ -69,9 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
+        metrics_listener = start_metrics_listener(app, settings)
         try:
             yield
         finally:
+            if metrics_listener is not None:
+                metrics_listener.shutdown()
+                metrics_listener.server_close()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

@@ -12,6 +12,7 @@ from app.experts.models import (
     ItalianFeedbackCategory,
 )
 from app.idempotency.models import IdempotencyKey
+from app.privacy.models import UserErasure
 from app.routing.models import RoutingConfidence, RoutingFeedback, RoutingMetric, RoutingStrategy
 from app.users.models import User
 from app.votes.models import Vote, VoteDirection
@@ -36,6 +37,7 @@ __all__ = [
     "RoutingStrategy",
     "Scope",
     "User",
+    "UserErasure",
     "Vote",
     "VoteDirection",
 ]

@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Iterable, MutableMapping
 from typing import IO, Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
@@ -253,9 +254,10 @@ class PoolCollector(Collector):
         return [in_use, idle, size]
 
 
-def install_metrics(app: FastAPI) -> CollectorRegistry:
+def install_metrics(app: FastAPI, *, expose: bool = True) -> CollectorRegistry:
     """`GET /metrics` (not in the OpenAPI schema): request count and latency by route
-    template, method and exact status, and the DB pool gauges. One registry per app."""
+    template, method and exact status, and the DB pool gauges. One registry per app.
+    `expose=False`: measured, but served only by `start_metrics_listener`."""
     registry = CollectorRegistry()
     instrumentator = Instrumentator(
         should_group_status_codes=False,
@@ -272,7 +274,9 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
             registry=registry,
         ),
     )
-    instrumentator.instrument(app).expose(app, include_in_schema=False, tags=["operations"])
+    instrumentator.instrument(app)
+    if expose:
+        instrumentator.expose(app, include_in_schema=False, tags=["operations"])
     registry.register(PoolCollector(app))
     app.state.metrics_registry = registry
     return registry
@@ -281,5 +285,16 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
 def install_observability(app: FastAPI, settings: Settings) -> None:
     """Logging, `/metrics`, and the request-id middleware (added last: outermost)."""
     configure_logging(settings)
-    install_metrics(app)
+    install_metrics(app, expose=settings.metrics_port is None)
     app.add_middleware(RequestContext)
+
+
+def start_metrics_listener(app: FastAPI, settings: Settings) -> WSGIServer | None:
+    """With METRICS_PORT, serve `/metrics` on a listener of its own (a thread), so the
+    public port never shows it; returns the server to shut down, or None."""
+    if settings.metrics_port is None:
+        return None
+    server, _thread = start_http_server(
+        settings.metrics_port, addr=settings.host, registry=app.state.metrics_registry
+    )
+    return server

@@ -79,7 +79,11 @@ async def main(total: int, concurrency: int) -> None:
     try:
         url = await _fresh_database(server)
         settings = Settings.model_validate(
-            {"database_url": url, "feedback_token_secret": "bench", "rate_limit_per_minute": 0}
+            {
+                "database_url": url,
+                "feedback_token_secret": "bench-feedback-token-secret-32-bytes",
+                "rate_limit_per_minute": 0,
+            }
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

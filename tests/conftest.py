@@ -26,7 +26,7 @@ from app.db import create_engine
 from app.main import create_app
 
 TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "test"
-TOKEN_SECRET = "test-feedback-token-secret"
+TOKEN_SECRET = "test-feedback-token-secret-of-32-bytes-or-more"
 
 
 def _server_url() -> str:

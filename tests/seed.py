@@ -76,6 +76,7 @@ STATEMENTS = [
         "response_body, expires_at) VALUES ('seed-caller', 'seed-key', repeat('a', 64), 201, "
         "'{}', now() + interval '1 day')",
     ),
+    ("user_erasures", "INSERT INTO user_erasures (user_hash) VALUES (repeat('e', 64))"),
 ]
 
 SEEDED_TABLES = [table for table, _ in STATEMENTS]

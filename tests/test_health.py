@@ -1,5 +1,6 @@
 """Liveness, readiness and the problem+json rendering of framework errors."""
 
+import uuid
 from typing import Any
 
 import httpx
@@ -43,9 +44,14 @@ async def test_database_down_gives_503_with_retry_after(tmp_path) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             ready = await http.get("/readyz")
-            # A feedback token is verified without the database: routing still answers.
+            # The caller is resolved before routing (a token's minting key is checked
+            # too), so even a wrong method answers 503 while the database is away.
             token, _ = app.state.auth.signer.mint(
-                conversation_id="c1", cache_key=None, user_id=None, ttl_seconds=60
+                conversation_id="c1",
+                cache_key=None,
+                user_id=None,
+                ttl_seconds=60,
+                key_id=uuid.uuid4(),
             )
             api = await http.get(
                 "/api/v1/feedback-tokens", headers={"Authorization": f"Bearer {token}"}
@@ -61,7 +67,8 @@ async def test_database_down_gives_503_with_retry_after(tmp_path) -> None:
     assert write.headers["content-type"] == "application/problem+json"
     assert "Traceback" not in write.text
     assert "SELECT" not in write.text
-    assert api.status_code == 405
+    assert api.status_code == 503
+    assert api.headers["retry-after"]
 
 
 async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.auth import keys
 from app.auth import service as auth_service
 from app.auth.principal import Principal, token_digest
-from app.auth.tokens import TOKEN_PREFIX, TokenInvalid, TokenSigner
+from app.auth.tokens import TOKEN_PREFIX, TokenInvalid, TokenSigner, ensure_token_standing
 from app.errors import TooManyRequests, Unauthorized, render_error
 
 K = TypeVar("K")
@@ -198,6 +198,8 @@ async def authenticate(app: FastAPI, authorization: str | None) -> Principal:
                 else "The feedback token is not valid.",
                 headers=INVALID_TOKEN,
             ) from None
+        async with app.state.sessionmaker() as session:
+            await ensure_token_standing(session, state.signer, token)
         return Principal(
             scope=None, user_id=token.user_id, token=token, token_digest=token_digest(presented)
         )
@@ -246,7 +248,7 @@ class Authentication:
             except Unauthorized:
                 state.failed_auth.check(address)
                 raise
-            state.limiter.check(principal.identity)
+            state.limiter.check(principal.rate_identity)
         except Exception as exc:  # rendered here: this runs outside the app's handlers
             response = render_error(exc, retry_after_seconds=app.state.settings.retry_after_seconds)
             if response is None:

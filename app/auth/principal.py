@@ -44,6 +44,16 @@ class Principal:
             return f"token:{self.token_digest}"
         return f"key:{self.key_id}"
 
+    @property
+    def rate_identity(self) -> str:
+        """Rate limits apply per key, or per token (per bound user) within its target: one
+        spamming token cannot exhaust the limit of every other rater of that target."""
+        if self.token is not None:
+            token = self.token
+            who = f"user:{token.user_id}" if token.user_id is not None else self.token_digest
+            return f"token:{token.conversation_id or ''}:{token.cache_key or ''}:{who}"
+        return f"key:{self.key_id}"
+
     def user_for_conversation(self, conversation_id: str, user_id: int | None) -> int | None:
         """Check a token's binding to `conversation_id`; return the user id to record."""
         if self.token is None:

@@ -34,11 +34,13 @@ async def create_feedback_token(
     signer: Annotated[TokenSigner, Depends(token_signer)],
 ) -> FeedbackTokenCreated:
     """Mint a short-lived token a browser can use to submit feedback for one target only."""
+    assert principal.key_id is not None  # tokens are refused here: only keys mint
     token, expires_at = signer.mint(
         conversation_id=payload.conversation_id,
         cache_key=payload.cache_key,
         user_id=payload.user_id,
         ttl_seconds=payload.ttl_seconds or settings.feedback_token_default_ttl_seconds,
+        key_id=principal.key_id,
     )
     return FeedbackTokenCreated(token=token, expires_at=expires_at)
 

@@ -94,6 +94,14 @@ class CacheFeedback(SQLModel, table=True):
         sa.Index("ix_cache_feedback_cache_key_created_at", "cache_key", "created_at"),
         sa.Index("ix_cache_feedback_user_id", "user_id"),
         sa.Index("ix_cache_feedback_created_at", "created_at"),
+        # One current rating per rater and entry (the supersede trigger keeps it so).
+        sa.Index(
+            "uq_cache_feedback_current_rater",
+            "cache_key",
+            "rater",
+            unique=True,
+            postgresql_where=sa.text("rater IS NOT NULL AND superseded_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID | None = uuid_pk()
@@ -107,4 +115,9 @@ class CacheFeedback(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_type=sa.Text)
     user_agent: str | None = Field(default=None, sa_type=sa.String(512))
     user_id: int | None = user_fk()
+    # Who rated with a feedback token: `token:<token id>` or `user:<bound user id>`; NULL for
+    # ratings sent with a key (the trusted backend: each counts as sent).
+    rater: str | None = Field(default=None, sa_type=sa.String(64))
+    # Set when the same rater rated the entry again: kept as history, out of the tallies.
+    superseded_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: dt.datetime | None = created_at_column()

@@ -81,9 +81,10 @@ async def get_cache_entry(
     responses=UNKNOWN_KEY,
 )
 async def delete_cache_entry(
-    cache_key: CacheKeyPath, principal: IngestOrAdmin, session: SessionDep
+    cache_key: CacheKeyPath, principal: Admin, session: SessionDep
 ) -> None:
-    """Delete an entry together with its ratings and hit counts."""
+    """Delete an entry together with its ratings and hit counts (admin only: users' ratings
+    go with it)."""
     await service.delete_entry(session, cache_key)
 
 
@@ -130,6 +131,7 @@ async def rate_cache_entry(
             min_ratings=settings.cache_flag_min_ratings,
             good_share_upper_bound=settings.cache_flag_good_share_upper_bound,
         ),
+        rater=service.token_rater(principal.token),
     )
     return CacheFeedbackCreated(id=recorded.id, entry_status=recorded.entry_status)
 

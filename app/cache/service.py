@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.tokens import FeedbackToken
 from app.cache.flagging import GOOD_RATING, FlagRule
 from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
 from app.cache.schemas import CacheAnalytics, CacheEntryRead, CacheEntryUpsert, CacheFeedbackCreate
@@ -152,6 +153,17 @@ class RatingRecorded:
     entry_status: CacheEntryStatus
 
 
+def token_rater(token: FeedbackToken | None) -> str | None:
+    """Who rates with a feedback token: its bound user, else the token itself. One rater's
+    later rating replaces their earlier one in the tallies. Ratings sent with a key come
+    from the trusted backend and have no rater: each counts as sent."""
+    if token is None:
+        return None
+    if token.user_id is not None:
+        return f"user:{token.user_id}"
+    return f"token:{token.token_id}"
+
+
 async def rate_entry(
     session: AsyncSession,
     *,
@@ -160,8 +172,10 @@ async def rate_entry(
     user_id: int | None,
     user_agent: str | None,
     rule: FlagRule,
+    rater: str | None = None,
 ) -> RatingRecorded:
-    """Store a rating and, in the same transaction, flag the entry if its ratings tip it."""
+    """Store a rating and, in the same transaction, flag the entry if its ratings tip it.
+    A `rater`'s earlier rating of the entry is superseded (by the database trigger)."""
     await register_user(session, user_id)
     if user_agent is not None:
         user_agent = user_agent.replace("\x00", "")[:USER_AGENT_MAX]
@@ -171,10 +185,11 @@ async def rate_entry(
         sa.literal(payload.comment, sa.Text()),
         sa.literal(user_agent, sa.String()),
         sa.literal(user_id, sa.BigInteger()),
+        sa.literal(rater, sa.String()),
     ).where(entries.c.cache_key == cache_key)
     insert = (
         pg_insert(feedback)
-        .from_select(["cache_key", "rating", "comment", "user_agent", "user_id"], values)
+        .from_select(["cache_key", "rating", "comment", "user_agent", "user_id", "rater"], values)
         .returning(feedback.c.id)
     )
     rating_id = (await session.execute(insert)).scalar_one_or_none()
@@ -258,7 +273,10 @@ async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAna
             sa.func.avg(rating).label("avg_rating"),
             sa.func.count().filter(rating >= GOOD_RATING).label("good"),
         )
-        .where(*window_conditions(feedback.c.created_at, window.start, window.end))
+        .where(
+            feedback.c.superseded_at.is_(None),  # a rater's replaced rating counts no more
+            *window_conditions(feedback.c.created_at, window.start, window.end),
+        )
         .subquery("ratings")
     )
     flagged_filter = [

@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.auth import keys
 from app.auth import service as auth_service
+from app.auth.authentication import KeyCache
 from app.auth.models import Scope
 from app.auth.tokens import load_secret
 from app.cache import service as cache_service
@@ -162,7 +163,7 @@ def _signer(request: Request) -> SessionSigner:
 async def _find_key(request: Request, public_id: str) -> auth_service.KeyRecord | None:
     """The key record through the API's per-process cache: revocation reaches the
     dashboard exactly when it reaches the API."""
-    cache: auth_service.KeyCache = request.app.state.auth.key_cache
+    cache: KeyCache = request.app.state.auth.key_cache
     cached, record = cache.get(public_id)
     if not cached:
         record = await auth_service.find_key(request_session(request), public_id)

@@ -1,22 +1,24 @@
-"""The time-window picker: the API's window rule applied to the picker's text fields.
+"""The time-window picker: the API's one window rule (`app/query_params.py`) applied to
+the picker's text fields, plus the bucket a page picks when the picker names none.
 
-`to` defaults to now and `from` to `to` minus 30 days; a bare date means 00:00 UTC. The
-resolved window is always passed to the services explicitly, so a page and an API call
-with the same `from`/`to` answer the same numbers.
+The resolved window is always passed to the services explicitly, so a page and an API
+call with the same `from`/`to` answer the same numbers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
-from app.errors import AppError
-from app.query_params import Bucket, utc_in_range
-from app.votes.window import STEP, WindowError, check_bucket_count, resolve_window
+from app.query_params import (
+    STEP,
+    Bucket,
+    WindowError,
+    check_bucket_count,
+    parse_instant,
+    resolve_window,
+)
 
-DEFAULT_SPAN = dt.timedelta(days=30)
-_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Buckets picked when the picker does not name one: a readable number of points.
 _AUTO_BUCKET_MAX_POINTS = 200
 
@@ -40,22 +42,14 @@ class Window:
 
 
 def parse_moment(raw: str | None, name: str) -> dt.datetime | None:
-    """'' → None; a bare date → 00:00 UTC; ISO-8601 with an offset → UTC."""
+    """'' → None; otherwise the API's rule (a bare date → 00:00 UTC; ISO-8601 with an
+    offset → UTC; 1970..9000)."""
     text = (raw or "").strip()
     if not text:
         return None
     try:
-        if _BARE_DATE.match(text):
-            value = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), dt.UTC)
-        else:
-            value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
-    except ValueError:
-        raise WindowInputError(
-            f"`{name}` must be a date (2026-11-01) or an ISO-8601 time with offset.", name
-        ) from None
-    try:
-        return utc_in_range(value, name)
-    except AppError as exc:
+        return parse_instant(text.replace(" ", "T", 1), name)
+    except WindowError as exc:
         raise WindowInputError(exc.detail, name) from None
 
 
@@ -78,11 +72,9 @@ def resolve(
     start_in = parse_moment(from_raw, "from")
     end_in = parse_moment(to_raw, "to")
     try:
-        start, end = resolve_window(
-            start_in, end_in, now=now or dt.datetime.now(dt.UTC), default_span=DEFAULT_SPAN
-        )
+        window = resolve_window(start_in, end_in, now=now)
     except WindowError as exc:
-        raise WindowInputError(str(exc), exc.field) from None
+        raise WindowInputError(exc.detail, exc.parameter) from None
     bucket_text = (bucket_raw or "").strip()
     if bucket_text:
         try:
@@ -90,14 +82,14 @@ def resolve(
         except ValueError:
             raise WindowInputError("`bucket` must be hour, day or week.", "bucket") from None
     else:
-        bucket = auto_bucket(start, end)
+        bucket = auto_bucket(window.start, window.end)
     try:
-        check_bucket_count(start, end, bucket)
+        check_bucket_count(window.start, window.end, bucket)
     except WindowError as exc:
-        raise WindowInputError(str(exc), exc.field) from None
+        raise WindowInputError(exc.detail, exc.parameter) from None
     return Window(
-        start=start,
-        end=end,
+        start=window.start,
+        end=window.end,
         bucket=bucket,
         from_input=(from_raw or "").strip(),
         to_input=(to_raw or "").strip(),

@@ -34,9 +34,11 @@ async def erase_user(
     user_id: Annotated[int, Path(ge=-(2**63), le=2**63 - 1, description="Platform user id.")],
     principal: Admin,
     session: SessionDep,
+    request: Request,
 ) -> ErasureResult:
     """Erase one user's data across every table."""
-    return await service.erase_user(session, user_id)
+    signer = request.app.state.auth.signer
+    return await service.erase_user(session, user_id, erasure_hash=signer.erasure_hash(user_id))
 
 
 def analytics_engine(request: Request) -> AsyncEngine:

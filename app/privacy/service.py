@@ -36,7 +36,8 @@ ERASURE_POLICY = """\
 In one transaction, for user `user_id`:
 
 - **votes**: deleted when cast by that user id, or carrying any e-mail address that user
-  ever gave with a vote (also votes sent with that e-mail but no user id).
+  ever gave with a vote and sent with no user id. Another user's votes are never deleted
+  by e-mail (anyone can type someone else's address).
 - **routing_feedback**, **cache_feedback**: the user's rows are deleted (with their comments).
 - **routing_metrics**: kept for cost and latency statistics, *anonymised*: `user_id` and
   `session_id` set to NULL on the user's rows and on any row sharing one of the user's
@@ -51,6 +52,9 @@ In one transaction, for user `user_id`:
   retry with that key then runs again instead of replaying). Stored responses never hold
   an e-mail address, so none is searched for.
 - **users**: the row is deleted last.
+- **user_erasures**: a keyed hash of the id (HMAC-SHA256 with the token secret, not the id)
+  and the time; feedback tokens bound to the user and minted before it are refused (401)
+  and cannot re-create the user. Tokens minted afterwards work as usual.
 
 `deleted` counts removed rows per table; `anonymised` counts rows kept with the user's
 identifiers cleared. Unknown user → 404.
@@ -62,8 +66,9 @@ def _rowcount(result: sa.Result[Any]) -> int:
     return int(result.rowcount or 0)
 
 
-async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
-    """Remove or anonymise every row that identifies `user_id` (see ERASURE_POLICY)."""
+async def erase_user(session: AsyncSession, user_id: int, *, erasure_hash: str) -> ErasureResult:
+    """Remove or anonymise every row that identifies `user_id` (see ERASURE_POLICY);
+    `erasure_hash` (a keyed hash of the id) is recorded so older tokens of the user fail."""
 
     async def run(sql: str, **params: Any) -> int:
         return _rowcount(await session.execute(sa.text(sql), params))
@@ -105,7 +110,12 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
     deleted["votes"] = await run("DELETE FROM votes WHERE user_id = :uid", **uid)
     if emails:
         deleted["votes"] += await run(
-            "DELETE FROM votes WHERE lower(email) = ANY(CAST(:emails AS text[]))", emails=emails
+            # Another user's vote carrying this e-mail is theirs: anyone can type a victim's
+            # address on their own vote, and erasing it must not wipe the victim's votes.
+            "DELETE FROM votes WHERE lower(email) = ANY(CAST(:emails AS text[])) "
+            "AND (user_id IS NULL OR user_id = :uid)",
+            emails=emails,
+            **uid,
         )
     deleted["routing_feedback"] = await run(
         "DELETE FROM routing_feedback WHERE user_id = :uid", **uid
@@ -168,6 +178,14 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
     # by reading stored bodies: a number that merely equals the id is someone else's.
     deleted["idempotency_keys"] = await idempotency_service.forget_user(session, user_id)
     deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)
+    # clock_timestamp(): tokens minted while this transaction ran are older than the record.
+    await session.execute(
+        sa.text(
+            "INSERT INTO user_erasures (user_hash, created_at) VALUES (:h, clock_timestamp()) "
+            "ON CONFLICT (user_hash) DO UPDATE SET created_at = excluded.created_at"
+        ),
+        {"h": erasure_hash},
+    )
     log.info(
         "user_erased",
         rows_deleted=sum(deleted.values()),
@@ -246,8 +264,21 @@ def json_value(value: Any) -> Any:
     return value
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (`=HYPERLINK(...)`,
+# `=cmd|' /C calc'!A0`): OWASP's CSV-injection rule.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: str) -> str:
+    """A text cell a spreadsheet shows as text: prefixed with `'` when it would start a
+    formula (CSV only; NDJSON keeps the exact value)."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def _csv_converter(column: sa.Column[Any]) -> Converter | None:
     """How a column's value becomes a CSV cell; None: as is (csv writes NULL as empty)."""
+    if isinstance(column.type, sa.String) and not isinstance(column.type, sa.Enum):
+        return neutralise_formula
     if isinstance(column.type, sa.DateTime):
         return iso_utc
     if isinstance(column.type, sa.Date):

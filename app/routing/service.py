@@ -45,22 +45,21 @@ class RequestIdVanished(Conflict):
 
 
 class RequestIdConflict(Conflict):
-    """request_ids already stored with a different body."""
+    """request_ids already stored with a different body.
+
+    The problem names only the caller's own request_ids, never which fields differ: the
+    stored body may be another caller's, and field names would leak its contents."""
 
     def __init__(self, differences: dict[str, list[str]]):
         self.differences = differences
-        described = "; ".join(
-            f"{rid!r} (differs in {', '.join(fields)})" for rid, fields in differences.items()
+        described = ", ".join(repr(rid) for rid in differences)
+        super().__init__(
+            f"request_id already stored with a different body: {described}. "
+            "The body differs from the stored one."
         )
-        super().__init__(f"request_id already stored with a different body: {described}")
 
     def extra(self) -> dict[str, Any]:
-        return {
-            "request_ids": list(self.differences),
-            "conflicts": [
-                {"request_id": rid, "fields": fields} for rid, fields in self.differences.items()
-            ],
-        }
+        return {"request_ids": list(self.differences)}
 
 
 @dataclass(frozen=True)

@@ -217,15 +217,15 @@ async def test_keys_cli_create_list_revoke(databases, monkeypatch) -> None:
     assert revoked_at is not None
 
 
-async def test_first_start_prints_one_admin_key(databases, monkeypatch, capsys) -> None:
+async def test_first_start_makes_one_admin_key(databases, tmp_path, capsys) -> None:
     from app.auth.bootstrap import print_first_admin_key
 
     url = await databases.migrated()
-    await print_first_admin_key(url)
-    first = capsys.readouterr().out
-    assert "fbk_" in first
-    await print_first_admin_key(url)
-    assert "fbk_" not in capsys.readouterr().out
+    path = await print_first_admin_key(url, data_dir=tmp_path)
+    assert path is not None
+    assert path.read_text().startswith("fbk_")
+    assert "fbk_" not in capsys.readouterr().out  # not a terminal: the key stays off logs
+    assert await print_first_admin_key(url, data_dir=tmp_path) is None
 
 
 async def test_expired_keys_are_forgotten_and_purged(live) -> None:

@@ -118,7 +118,9 @@ def test_tampered_and_expired_tokens_are_rejected() -> None:
     from app.auth.tokens import TokenInvalid
 
     signer = TokenSigner("secret-a")
-    token, _ = signer.mint(conversation_id="c", cache_key=None, user_id=None, ttl_seconds=60)
+    token, _ = signer.mint(
+        conversation_id="c", cache_key=None, user_id=None, ttl_seconds=60, key_id=uuid.uuid4()
+    )
     with pytest.raises(TokenInvalid):
         TokenSigner("secret-b").verify(token)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
@@ -126,7 +128,12 @@ def test_tampered_and_expired_tokens_are_rejected() -> None:
         signer.verify(tampered)
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     old, _ = signer.mint(
-        conversation_id="c", cache_key=None, user_id=None, ttl_seconds=60, now=past
+        conversation_id="c",
+        cache_key=None,
+        user_id=None,
+        ttl_seconds=60,
+        key_id=uuid.uuid4(),
+        now=past,
     )
     with pytest.raises(TokenInvalid, match="expired"):
         signer.verify(old)
@@ -135,7 +142,12 @@ def test_tampered_and_expired_tokens_are_rejected() -> None:
 async def test_expired_token_is_401_over_http(client) -> None:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     old, _ = TokenSigner(TOKEN_SECRET).mint(
-        conversation_id="c", cache_key=None, user_id=None, ttl_seconds=60, now=past
+        conversation_id="c",
+        cache_key=None,
+        user_id=None,
+        ttl_seconds=60,
+        key_id=uuid.uuid4(),
+        now=past,
     )
     response = await client.post(TOKENS, headers=bearer(old), json={"conversation_id": "c"})
     assert response.status_code == 401

@@ -32,7 +32,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/cache/entries"): KEYS,
     ("GET", "/api/v1/cache/entries"): KEYS,
     ("GET", "/api/v1/cache/entries/{cache_key}"): KEYS,
-    ("DELETE", "/api/v1/cache/entries/{cache_key}"): KEYS,
+    ("DELETE", "/api/v1/cache/entries/{cache_key}"): {ADMIN},
     ("POST", "/api/v1/cache/entries/{cache_key}/hits"): KEYS,
     ("POST", "/api/v1/cache/entries/{cache_key}/feedback"): KEYS | {CACHE_TOKEN},
     ("POST", "/api/v1/cache/entries/{cache_key}/unflag"): {ADMIN},

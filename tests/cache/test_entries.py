@@ -197,9 +197,28 @@ async def test_hit_on_unknown_key_is_404_and_counts_nothing(
     assert count == 0
 
 
+async def test_delete_is_admin_only(
+    client: httpx.AsyncClient,
+    ingest_headers: dict[str, str],
+    make_entry: EntryMaker,
+    db: AsyncSession,
+) -> None:
+    """An ingest key must not delete an entry: users' ratings would go with it."""
+    await make_entry("k-guarded")
+    await client.post(f"{ENTRIES}/k-guarded/feedback", json={"rating": 5}, headers=ingest_headers)
+    response = await client.delete(f"{ENTRIES}/k-guarded", headers=ingest_headers)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    count = await db.scalar(
+        sa.text("SELECT count(*) FROM cache_feedback WHERE cache_key = 'k-guarded'")
+    )
+    assert count == 1
+
+
 async def test_delete_removes_entry_ratings_and_hit_days(
     client: httpx.AsyncClient,
     ingest_headers: dict[str, str],
+    admin_headers: dict[str, str],
     make_entry: EntryMaker,
     db: AsyncSession,
 ) -> None:
@@ -212,10 +231,10 @@ async def test_delete_removes_entry_ratings_and_hit_days(
         )
         assert rated.status_code == 201
 
-    response = await client.delete(f"{ENTRIES}/k-del", headers=ingest_headers)
+    response = await client.delete(f"{ENTRIES}/k-del", headers=admin_headers)
     assert response.status_code == 204
     assert (await client.get(f"{ENTRIES}/k-del", headers=ingest_headers)).status_code == 404
-    assert (await client.delete(f"{ENTRIES}/k-del", headers=ingest_headers)).status_code == 404
+    assert (await client.delete(f"{ENTRIES}/k-del", headers=admin_headers)).status_code == 404
 
     for table in ("cache_feedback", "cache_hit_days"):
         keys = (await db.scalars(sa.text(f"SELECT cache_key FROM {table}"))).all()

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import demo_data
 from app.auth import service as auth_service
 from app.auth.models import Scope
+from app.config import Settings
 from app.db import make_sessionmaker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,10 @@ def free_port() -> int:
 async def prepare_demo_database(engine: AsyncEngine) -> str:
     """Load the demo rows (through the same code as `feedback-service demo-data`) and
     create an admin key; returns the key's secret."""
-    await demo_data.load_demo_data(engine)
+    await demo_data.load_demo_data(
+        engine,
+        auto_approval_threshold=Settings.model_fields["expert_auto_approval_threshold"].default,
+    )
     # Fresh bulk-loaded tables have no planner statistics until autovacuum gets to them;
     # without them the analytics plans take seconds instead of milliseconds.
     async with engine.connect() as conn:

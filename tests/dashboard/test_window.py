@@ -37,10 +37,10 @@ def test_bare_date_is_midnight_utc_and_offsets_convert() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("yesterday", "must be a date"),
+        ("yesterday", "not an ISO-8601"),
         ("2026-11-01T10:00", "UTC offset"),
         ("1900-01-01", "between 1970 and 9000"),
-        ("2026-02-30", "must be a date"),
+        ("2026-02-30", "not an ISO-8601"),
     ],
 )
 def test_bad_moments_name_the_field(raw: str, message: str) -> None:

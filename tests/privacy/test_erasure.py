@@ -229,3 +229,28 @@ async def test_erasure_failure_rolls_everything_back(client, connection, admin_h
         )
         == 1
     )
+
+
+async def test_erasure_by_email_spares_another_users_votes(
+    client, connection, admin_headers
+) -> None:
+    """A user who puts a victim's e-mail on their own vote and asks for erasure must not
+    wipe the victim's votes: e-mail matches only rows with no user or the same user."""
+    attacker, victim = 990_001_001, 990_001_002
+    await connection.execute(sa.text(f"INSERT INTO users (id) VALUES ({attacker}), ({victim})"))
+    await connection.execute(
+        sa.text(
+            "INSERT INTO votes (conversation_id, vote, user_id, email) VALUES "
+            f"('attacker-conv', 'down', {attacker}, 'Victim@example.com'), "
+            f"('victim-conv', 'up', {victim}, 'victim@example.com'), "
+            "('anon-conv', 'up', NULL, 'victim@example.com')"
+        )
+    )
+    response = await client.delete(f"/api/v1/users/{attacker}", headers=admin_headers)
+    assert response.status_code == 200, response.text
+    left = (
+        await connection.execute(sa.text("SELECT conversation_id FROM votes ORDER BY 1"))
+    ).scalars()
+    # The attacker's own vote and the e-mail-only one go; the victim's vote stays.
+    assert list(left) == ["victim-conv"]
+    assert response.json()["deleted"]["votes"] == 2

@@ -23,6 +23,7 @@ from app.health import router as health_router
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
 from app.observability import install_observability
+from app.widget.router import router as widget_router
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(widget_router)
     install_observability(app, settings)
     return app
 

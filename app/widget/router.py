@@ -30,7 +30,7 @@ VERSIONED_CACHE = "public, max-age=31536000, immutable"
 # The demo page proves the widget needs nothing inline.
 DEMO_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 

@@ -51,15 +51,17 @@ async def open_host_page(
     url = pages.add(f"/{uuid.uuid4().hex}.html", host_page(live, body), **headers)
     await probe.page.goto(url)
     await probe.page.wait_for_function(
-        "!!(customElements.get('feedback-thumbs') && customElements.get('feedback-stars'))"
+        "() => !!(customElements.get('feedback-thumbs') && customElements.get('feedback-stars'))"
     )
     await probe.page.evaluate(RECORD_EVENTS)
 
 
 async def wait_for_event(probe: PageProbe, event_type: str, count: int = 1) -> list[dict[str, Any]]:
     """The details of the first `count` events of that type (waits for them)."""
+    # A function, not an expression string: strings are eval'd, which a strict CSP refuses.
     await probe.page.wait_for_function(
-        f"window.__events.filter(e => e.type === {event_type!r}).length >= {count}"
+        "([type, n]) => window.__events.filter(e => e.type === type).length >= n",
+        arg=[event_type, count],
     )
     events = await probe.page.evaluate("window.__events")
     return [e["detail"] for e in events if e["type"] == event_type]

@@ -1,5 +1,5 @@
-// feedback-service widget: <feedback-thumbs> and <feedback-stars>. No dependencies, no build.
-// The element, attribute and English accessible names are a public contract (see README).
+// feedback-service widget: <feedback-thumbs>, <feedback-stars>. No dependencies, no build.
+// Element, attribute and English accessible names are a public contract (README).
 const ORIGIN = new URL(import.meta.url).origin;
 const MAX_COMMENT = 4000;
 
@@ -16,16 +16,11 @@ const LABELS = {
     retry: "Retry", rating: "Rating", star: "1 star", stars: "{n} stars",
     sheet_down: "What went wrong?", sheet_up: "What went well?", sending: "Sending…",
     sent: "Thanks for your feedback", failed: "Could not send your feedback.",
-    expired: "This feedback session expired.", counter: "{n}/{max}",
-    not_factually_correct: "Not factually correct",
+    expired: "This feedback session expired.",
+    // Other reason keys read as words: "not_factually_correct" -> "Not factually correct".
     didnt_fully_follow_instructions: "Didn't fully follow instructions",
-    not_helpful: "Not helpful", too_verbose: "Too verbose",
     refused_when_it_shouldnt_have: "Refused when it shouldn't have",
-    dont_like_the_style: "Don't like the style", other: "Other",
-    accurate_information: "Accurate information",
-    followed_instructions_perfectly: "Followed instructions perfectly",
-    thorough_explanation: "Thorough explanation", showcased_creativity: "Creative",
-    attention_to_detail: "Attention to detail",
+    dont_like_the_style: "Don't like the style",
   },
   it: {
     up: "Pollice su", down: "Pollice giù", comment: "Commento", send: "Invia",
@@ -33,7 +28,6 @@ const LABELS = {
     stars: "{n} stelle", sheet_down: "Cosa non ha funzionato?",
     sheet_up: "Cosa ha funzionato?", sending: "Invio…", sent: "Grazie per il feedback",
     failed: "Invio non riuscito.", expired: "La sessione di feedback è scaduta.",
-    counter: "{n}/{max}",
     not_factually_correct: "Non corretto nei fatti",
     didnt_fully_follow_instructions: "Non ha seguito del tutto le istruzioni",
     not_helpful: "Non utile", too_verbose: "Troppo prolisso",
@@ -46,31 +40,23 @@ const LABELS = {
   },
 };
 
-// Constructable stylesheet: applies inside the shadow root under `style-src 'self'`,
-// where a <style> element would be blocked. One sheet shared by every instance.
-const CSS = `
-:host{display:inline-block;font:var(--feedback-font,inherit);color:var(--feedback-fg,inherit)}
+// A constructable stylesheet applies under `style-src 'self'`; a <style> would not.
+const CSS = `:host{display:inline-block;font:var(--feedback-font,inherit);color:var(--feedback-fg,inherit);
+--b:1px solid var(--feedback-border,#c8c8c8);--r:var(--feedback-radius,.5em);--a:var(--feedback-accent,#2563eb)}
 [hidden]{display:none!important}
 .row{display:flex;gap:.25em;align-items:center;flex-wrap:wrap}
-button{font:inherit;color:inherit;cursor:pointer;background:var(--feedback-bg,transparent);
- border:1px solid var(--feedback-border,#c8c8c8);border-radius:var(--feedback-radius,.5em);
- padding:.25em .5em;min-height:2em}
-button:focus-visible,textarea:focus-visible{outline:2px solid var(--feedback-accent,#2563eb);
- outline-offset:1px}
-button[aria-pressed=true],button[aria-checked=true]{background:var(--feedback-accent,#2563eb);
- color:var(--feedback-accent-fg,#fff);border-color:var(--feedback-accent,#2563eb)}
-button:disabled{opacity:.6;cursor:default}
+button{font:inherit;color:inherit;cursor:pointer;background:var(--feedback-bg,none);border:var(--b);
+border-radius:var(--r);padding:.25em .5em}
+:focus-visible{outline:2px solid var(--a);outline-offset:1px}
+[aria-pressed=true],[aria-checked=true]{background:var(--a);color:var(--feedback-accent-fg,#fff);border-color:var(--a)}
+button:disabled{opacity:.6}
 svg{width:1.2em;height:1.2em;vertical-align:middle;fill:currentColor}
-.sheet{margin-top:.5em;padding:.75em;border:1px solid var(--feedback-border,#c8c8c8);
- border-radius:var(--feedback-radius,.5em);background:var(--feedback-sheet-bg,Canvas);
- max-width:var(--feedback-sheet-width,28em)}
-.sheet:focus{outline:none}
+.sheet{margin:.5em 0;padding:.75em;border:var(--b);border-radius:var(--r);
+background:var(--feedback-sheet-bg,Canvas);max-width:var(--feedback-sheet-width,28em);outline:none}
 h2{font-size:1em;margin:0 0 .5em}
-textarea{display:block;box-sizing:border-box;width:100%;min-height:4em;margin:.25em 0;font:inherit}
+textarea{display:block;box-sizing:border-box;width:100%;margin:.25em 0;font:inherit}
 .counter,.status{font-size:.85em;opacity:.8}
-label{display:block;margin-top:.5em}
-.actions{margin-top:.5em}
-`;
+label{display:block;margin-top:.5em}.actions{margin-top:.5em}`;
 let sheet = null;
 function styles() {
   if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
@@ -84,18 +70,19 @@ const ICONS = {
 };
 function icon(name, flip) {
   const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  if (flip) svg.setAttribute("transform", "rotate(180)");
   const path = document.createElementNS(SVG_NS, "path");
   path.setAttribute("d", ICONS[name]);
   svg.append(path);
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  if (flip) svg.style.transform = "rotate(180deg)";
   return svg;
 }
 
-// DOM without innerHTML: labels may come from the host page and are never parsed as HTML.
+// No innerHTML: labels may come from the host page and are never parsed as HTML.
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  if (tag === "button") el.type = "button";
   for (const [k, v] of Object.entries(attrs)) {
     if (v === false || v == null) continue;
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
@@ -106,47 +93,47 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-// A UUID v4 from getRandomValues, which (unlike randomUUID) exists outside secure contexts.
+// UUID v4; getRandomValues, unlike randomUUID, also exists outside secure contexts.
 function uuid4() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  const x = [...b].map((v) => (v + 256).toString(16).slice(1)).join("");
+  return x.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
 }
 
 class FeedbackElement extends HTMLElement {
-  static get observedAttributes() { return ["lang", "token"]; }
+  static observedAttributes = ["lang", "token"];
 
   constructor() {
     super();
     this.attachShadow({ mode: "open" }).adoptedStyleSheets = [styles()];
     this._labels = {};
-    this._pending = null; // {path, body, key, detail}: the last user action, kept for retry
-    this._state = "idle"; // idle | sending | sent | failed | expired
+    this._pending = null; // the last action {path, body, key, detail}, kept for retry
+    this._state = "idle";
   }
 
   connectedCallback() { this.render(); }
 
+  /** Resend the last failed action (same Idempotency-Key). */
+  retry() { return this._send(); }
+
   attributeChangedCallback(name, old, value) {
     if (!this.isConnected || old === value) return;
     if (name === "lang") this.render();
-    // The host answered `token-expired` with a fresh token: resend the same action.
+    // A fresh token after `token-expired`: resend the same action.
     if (name === "token" && this._state === "expired" && this._pending) this._send();
   }
 
-  /** Any label, in any language, overridable: `el.labels = {send: "Submit"}`. */
+  /** Override any label: `el.labels = {send: "Submit"}`. */
   get labels() { return this._labels; }
   set labels(value) { this._labels = { ...value }; if (this.isConnected) this.render(); }
 
   t(key, n) {
     const lang = (this.getAttribute("lang") || "en").slice(0, 2).toLowerCase();
-    let s = this._labels[key] ?? (LABELS[lang] || LABELS.en)[key] ?? LABELS.en[key] ?? key;
-    if (n !== undefined) s = s.replace("{n}", n).replace("{max}", MAX_COMMENT);
-    return s;
+    const s = this._labels[key] ?? (LABELS[lang] || LABELS.en)[key] ?? LABELS.en[key]
+      ?? key[0].toUpperCase() + key.slice(1).replaceAll("_", " ");
+    return n === undefined ? s : s.replace("{n}", n);
   }
-
-  /** Resend the last failed action (same Idempotency-Key). */
-  retry() { return this._send(); }
 
   get endpoint() {
     return (this.getAttribute("endpoint") || ORIGIN).replace(/\/+$/, "");
@@ -156,7 +143,7 @@ class FeedbackElement extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
-  /** One user action: a new Idempotency-Key, reused by every retry of this action. */
+  /** One user action: one Idempotency-Key, reused by every retry. */
   _submit(path, body, detail) {
     this._pending = { path, body, key: uuid4(), detail };
     return this._send();
@@ -171,33 +158,33 @@ class FeedbackElement extends HTMLElement {
     try {
       res = await fetch(this.endpoint + p.path, {
         method: "POST",
-        mode: "cors",
         credentials: "omit",
         headers: {
-          Authorization: `Bearer ${this.getAttribute("token") || ""}`,
+          Authorization: `Bearer ${this.getAttribute("token")}`,
           "Content-Type": "application/json",
           "Idempotency-Key": p.key,
         },
         body: JSON.stringify(p.body),
       });
-      if ((res.headers.get("content-type") || "").includes("json")) data = await res.json();
+      if (res.headers.get("content-type")?.includes("json")) data = await res.json();
     } catch (error) {
       this._setState("failed");
       this._emit("feedback-error", { ...p.detail, status: 0, error: String(error), retryable: true });
       return;
     }
+    const detail = { ...p.detail, status: res.status, response: data };
     if (res.ok) {
       this._pending = null;
       this._sent(p.detail);
       this._setState("sent");
-      this._emit("feedback-sent", { ...p.detail, response: data });
+      this._emit("feedback-sent", detail);
     } else if (res.status === 401 || res.status === 403) {
       this._setState("expired");
-      this._emit("token-expired", { ...p.detail, status: res.status, response: data });
+      this._emit("token-expired", detail);
     } else {
-      const retryable = res.status === 429 || res.status >= 500;
-      this._setState("failed", retryable);
-      this._emit("feedback-error", { ...p.detail, status: res.status, response: data, retryable });
+      detail.retryable = res.status === 429 || res.status >= 500;
+      this._setState("failed", detail.retryable);
+      this._emit("feedback-error", detail);
     }
   }
 
@@ -205,8 +192,7 @@ class FeedbackElement extends HTMLElement {
     this._state = state;
     const s = this._status;
     if (!s) return;
-    const text = { sending: "sending", sent: "sent", failed: "failed", expired: "expired" }[state];
-    s.text.textContent = text ? this.t(text) : "";
+    s.text.textContent = state === "idle" ? "" : this.t(state);
     s.retry.hidden = state !== "failed" || !retryable;
     this.toggleAttribute("busy", state === "sending");
     this.setAttribute("state", state);
@@ -214,7 +200,7 @@ class FeedbackElement extends HTMLElement {
 
   _statusLine() {
     const text = h("span", { part: "status-text" });
-    const retry = h("button", { type: "button", part: "retry", hidden: true, text: this.t("retry"),
+    const retry = h("button", { part: "retry", hidden: true, text: this.t("retry"),
       onclick: () => this._send() });
     this._status = { text, retry };
     const el = h("div", { class: "status", part: "status", role: "status" }, text, " ", retry);
@@ -223,30 +209,28 @@ class FeedbackElement extends HTMLElement {
   }
 
   _comment(value, oninput) {
-    const id = "comment";
     const counter = h("span", { class: "counter", part: "counter", "aria-hidden": "true" });
-    const update = () => { counter.textContent = this.t("counter", area.value.length); };
-    const area = h("textarea", { id, part: "comment", maxlength: MAX_COMMENT, rows: 3,
+    const update = () => { counter.textContent = `${area.value.length}/${MAX_COMMENT}`; };
+    const area = h("textarea", { id: "comment", part: "comment", maxlength: MAX_COMMENT, rows: 3,
       oninput: () => { update(); oninput(area.value); } });
     area.value = value;
     update();
-    return [h("label", { for: id, part: "comment-label", text: this.t("comment") }), area, counter];
+    return [h("label", { for: "comment", part: "comment-label", text: this.t("comment") }), area, counter];
   }
 }
 
 class FeedbackThumbs extends FeedbackElement {
   constructor() {
     super();
-    this._current = null; // the vote last stored: null | "up" | "down"
-    this._draft = null; // {vote, reasons:Set, comment} while the sheet is open
+    this._current = null; // the vote last stored
+    this._draft = null; // {vote, reasons: Set, comment, opener} while the sheet is open
     this._reasons = null;
-    // Esc closes the sheet wherever focus is inside the widget.
     this.shadowRoot.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && this._draft) { e.stopPropagation(); this._close(); }
     });
   }
 
-  /** Reason keys per vote: `el.reasons = {down: [...], up: [...]}` (an array means down). */
+  /** `el.reasons = {down: [...keys], up: [...keys]}` (an array: down). */
   get reasons() { return this._reasons || REASONS; }
   set reasons(value) {
     this._reasons = Array.isArray(value) ? { ...REASONS, down: value } : { ...REASONS, ...value };
@@ -254,14 +238,13 @@ class FeedbackThumbs extends FeedbackElement {
   }
 
   render() {
-    const root = this.shadowRoot;
     const thumb = (vote) => h("button", {
-      type: "button", part: `thumb thumb-${vote}`, "aria-label": this.t(vote),
+      part: `thumb thumb-${vote}`, "aria-label": this.t(vote),
       "aria-pressed": String((this._draft?.vote ?? this._current) === vote),
       onclick: () => this._choose(vote),
     }, icon("up", vote === "down"));
     this._thumbs = { up: thumb("up"), down: thumb("down") };
-    root.replaceChildren(
+    this.shadowRoot.replaceChildren(
       h("div", { class: "row", part: "thumbs" }, this._thumbs.up, this._thumbs.down),
       this._draft ? this._sheet() : "",
       this._statusLine(),
@@ -280,15 +263,14 @@ class FeedbackThumbs extends FeedbackElement {
     }
     this._draft = { vote, reasons: new Set(), comment: "", opener: vote };
     this.render();
-    const first = this.shadowRoot.querySelector(".sheet button") || this.shadowRoot.querySelector(".sheet");
-    first.focus();
+    this.shadowRoot.querySelector(".sheet button").focus();
   }
 
   _sheet() {
     const d = this._draft;
     const title = h("h2", { id: "sheet-title", text: this.t(`sheet_${d.vote}`) });
     const chips = (this.reasons[d.vote] || []).map((key) => h("button", {
-      type: "button", part: "chip", "aria-pressed": String(d.reasons.has(key)),
+      part: "chip", "aria-pressed": String(d.reasons.has(key)),
       "data-reason": key, text: this.t(key),
       onclick: (e) => {
         d.reasons.has(key) ? d.reasons.delete(key) : d.reasons.add(key);
@@ -302,8 +284,8 @@ class FeedbackThumbs extends FeedbackElement {
     h("div", { class: "row", part: "chips", role: "group", "aria-labelledby": "sheet-title" }, ...chips),
     ...this._comment(d.comment, (v) => { d.comment = v; }),
     h("div", { class: "row actions" },
-      h("button", { type: "button", part: "send", text: this.t("send"), onclick: () => this._sendDraft() }),
-      h("button", { type: "button", part: "cancel", text: this.t("cancel"), onclick: () => this._close() })));
+      h("button", { part: "send", text: this.t("send"), onclick: () => this._sendDraft() }),
+      h("button", { part: "cancel", text: this.t("cancel"), onclick: () => this._close() })));
   }
 
   _close() {
@@ -342,14 +324,14 @@ class FeedbackStars extends FeedbackElement {
 
   render() {
     const stars = [1, 2, 3, 4, 5].map((n) => h("button", {
-      type: "button", role: "radio", part: "star", "data-rating": n,
+      role: "radio", part: "star", "data-rating": n,
       "aria-checked": String(n === this._rating), "aria-label": n === 1 ? this.t("star") : this.t("stars", n),
       tabindex: n === (this._rating || 1) ? "0" : "-1",
       onclick: () => this._select(n),
       onkeydown: (e) => this._arrow(e, n),
     }, icon("star")));
     this._stars = stars;
-    const send = h("button", { type: "button", part: "send", text: this.t("send"),
+    const send = h("button", { part: "send", text: this.t("send"),
       disabled: !this._rating, onclick: () => this._rate() });
     this._sendButton = send;
     this.shadowRoot.replaceChildren(
@@ -370,7 +352,7 @@ class FeedbackStars extends FeedbackElement {
     if (focus) this._stars[n - 1].focus();
   }
 
-  // Radio-group keys: arrows move and select, like native radio buttons.
+  // Arrows move and select, as in a native radio group.
   _arrow(e, n) {
     const step = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[e.key];
     if (!step) return;

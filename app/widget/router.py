@@ -7,9 +7,10 @@ import html
 from string import Template
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
+from app.config import Settings
 from app.errors import PROBLEM_JSON, NotFound, Problem
 from app.votes import service as votes_service
 from app.votes.schemas import ConversationVotes
@@ -116,7 +117,17 @@ async def widget_module(request: Request) -> Response:
         404: _problem("Not the current version (a new deploy replaced it)."),
     },
 )
-async def widget_module_versioned(request: Request, version: str) -> Response:
+async def widget_module_versioned(
+    request: Request,
+    version: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="The module's content hash, as named by `Link: rel=canonical`.",
+            examples=["7840ff96c4d37cd3"],
+        ),
+    ],
+) -> Response:
     """The widget module under its content hash: `Cache-Control: immutable`, one year."""
     asset = assets.widget()
     if version != asset.version:
@@ -126,12 +137,15 @@ async def widget_module_versioned(request: Request, version: str) -> Response:
     return _serve(request, asset, VERSIONED_CACHE)
 
 
+def demo_enabled(settings: Settings) -> bool:
+    """WIDGET_DEMO_ENABLED, or when unset: on only with the embedded (development) database."""
+    if settings.widget_demo_enabled is None:
+        return settings.embedded
+    return settings.widget_demo_enabled
+
+
 def _require_demo(request: Request) -> None:
-    settings = request.app.state.settings
-    enabled = (
-        settings.embedded if settings.widget_demo_enabled is None else settings.widget_demo_enabled
-    )
-    if not enabled:
+    if not demo_enabled(request.app.state.settings):
         raise DemoDisabled("The widget demo is disabled (WIDGET_DEMO_ENABLED).")
 
 

@@ -8,8 +8,10 @@ import httpx
 import pytest
 
 from app.auth.tokens import TokenSigner
+from app.config import Settings
 from app.main import create_app
 from app.widget import assets
+from app.widget.router import demo_enabled
 from tests.conftest import TOKEN_SECRET, DatabaseFactory, make_settings
 
 
@@ -69,6 +71,15 @@ async def test_demo_is_off_by_default_with_an_external_database(
     ]:
         response = await client.request(method, path)
         assert response.status_code == 404, path
+
+
+def test_demo_defaults_to_on_only_with_the_embedded_database() -> None:
+    embedded = Settings.model_validate({"database_url": None})
+    external = Settings.model_validate({"database_url": "postgresql+asyncpg://db/x"})
+    assert demo_enabled(embedded) is True
+    assert demo_enabled(external) is False
+    assert demo_enabled(external.model_copy(update={"widget_demo_enabled": True})) is True
+    assert demo_enabled(embedded.model_copy(update={"widget_demo_enabled": False})) is False
 
 
 @pytest.fixture

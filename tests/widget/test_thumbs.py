@@ -202,7 +202,8 @@ async def test_italian_labels_name_the_controls_in_italian(
     page: PageProbe, host_pages: HostPages, live_service: LiveService, conv: str
 ) -> None:
     token = await live_service.mint_token(conversation_id=conv)
-    body = element("feedback-thumbs", conversation_id=conv, token=token, lang="it")
+    # `lang` on an ancestor (e.g. <html lang="it">) is inherited like any HTML element's.
+    body = f"<div lang='it'>{element('feedback-thumbs', conversation_id=conv, token=token)}</div>"
     await open_host_page(page, host_pages, live_service, body)
     p = page.page
     await p.get_by_role("button", name="Pollice giù").click()
@@ -210,3 +211,44 @@ async def test_italian_labels_name_the_controls_in_italian(
     await expect(sheet.get_by_role("button", name="Non utile")).to_be_visible()
     await expect(sheet.get_by_label("Commento")).to_be_visible()
     await expect(sheet.get_by_role("button", name="Invia")).to_be_visible()
+
+
+async def test_reasons_and_labels_properties_override_the_defaults(
+    page: PageProbe, host_pages: HostPages, live_service: LiveService, conv: str
+) -> None:
+    await thumbs_page(page, host_pages, live_service, conv)
+    p = page.page
+    await p.locator("feedback-thumbs").evaluate(
+        """el => {
+          el.reasons = {down: ["wrong_tax_year", "other"]};
+          el.labels = {other: "Something else", send: "Submit"};
+        }"""
+    )
+    await p.get_by_role("button", name="Thumbs down").click()
+    sheet = p.get_by_role("dialog")
+    chips = sheet.locator("[part=chip]")
+    await expect(chips).to_have_count(2)
+    await expect(chips.nth(0)).to_have_accessible_name("Wrong tax year")
+    await expect(chips.nth(1)).to_have_accessible_name("Something else")
+    await chips.nth(0).click()
+    await sheet.get_by_role("button", name="Submit").click()
+    await wait_for_event(page, "feedback-sent")
+    [vote] = (await live_service.conversation_votes(conv))["history"]
+    assert vote["reasons"] == ["wrong_tax_year"]
+
+
+async def test_up_reasons_attribute_opens_the_sheet_for_an_up_vote(
+    page: PageProbe, host_pages: HostPages, live_service: LiveService, conv: str
+) -> None:
+    token = await live_service.mint_token(conversation_id=conv)
+    body = element("feedback-thumbs", conversation_id=conv, token=token, up_reasons="")
+    await open_host_page(page, host_pages, live_service, body)
+    p = page.page
+    await p.get_by_role("button", name="Thumbs up").click()
+    sheet = p.get_by_role("dialog", name="What went well?")
+    await sheet.get_by_role("button", name="Accurate information").click()
+    await sheet.get_by_role("button", name="Send").click()
+    await wait_for_event(page, "feedback-sent")
+    [vote] = (await live_service.conversation_votes(conv))["history"]
+    assert vote["vote"] == "up"
+    assert vote["reasons"] == ["accurate_information"]

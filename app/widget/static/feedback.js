@@ -1,5 +1,4 @@
-// feedback-service widget: <feedback-thumbs>, <feedback-stars>. No dependencies, no build.
-// Element, attribute and English accessible names are a public contract (README).
+// <feedback-thumbs>, <feedback-stars>: no dependencies, no build. Names are a contract (README).
 const ORIGIN = new URL(import.meta.url).origin;
 const MAX_COMMENT = 4000;
 
@@ -17,7 +16,7 @@ const LABELS = {
     sheet_down: "What went wrong?", sheet_up: "What went well?", sending: "Sending…",
     sent: "Thanks for your feedback", failed: "Could not send your feedback.",
     expired: "This feedback session expired.",
-    // Other reason keys read as words: "not_factually_correct" -> "Not factually correct".
+    // Other keys read as words: "not_helpful" -> "Not helpful".
     didnt_fully_follow_instructions: "Didn't fully follow instructions",
     refused_when_it_shouldnt_have: "Refused when it shouldn't have",
     dont_like_the_style: "Don't like the style",
@@ -47,7 +46,8 @@ const CSS = `:host{display:inline-block;font:var(--feedback-font,inherit);color:
 .row{display:flex;gap:.25em;align-items:center;flex-wrap:wrap}
 button{font:inherit;color:inherit;cursor:pointer;background:var(--feedback-bg,none);border:var(--b);
 border-radius:var(--r);padding:.25em .5em}
-:focus-visible{outline:2px solid var(--a);outline-offset:1px}
+:focus-visible{outline:2px solid var(--a)}
+[data-on]{color:var(--a)}
 [aria-pressed=true],[aria-checked=true]{background:var(--a);color:var(--feedback-accent-fg,#fff);border-color:var(--a)}
 button:disabled{opacity:.6}
 svg{width:1.2em;height:1.2em;vertical-align:middle;fill:currentColor}
@@ -55,7 +55,7 @@ svg{width:1.2em;height:1.2em;vertical-align:middle;fill:currentColor}
 background:var(--feedback-sheet-bg,Canvas);max-width:var(--feedback-sheet-width,28em);outline:none}
 h2{font-size:1em;margin:0 0 .5em}
 textarea{display:block;box-sizing:border-box;width:100%;margin:.25em 0;font:inherit}
-.counter,.status{font-size:.85em;opacity:.8}
+.counter,.status{font-size:.85em}
 label{display:block;margin-top:.5em}.actions{margin-top:.5em}`;
 let sheet = null;
 function styles() {
@@ -64,14 +64,11 @@ function styles() {
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const ICONS = {
-  up: "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1.2-.7v-2z",
-  star: "M12 17.3 18.2 21l-1.6-7L22 9.2l-7.2-.6L12 2 9.2 8.6 2 9.2 7.5 14l-1.7 7z",
-};
-function icon(name, flip) {
+const THUMB = "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1.2-.7v-2z";
+function thumbIcon(flip) {
   const svg = document.createElementNS(SVG_NS, "svg");
   const path = document.createElementNS(SVG_NS, "path");
-  path.setAttribute("d", ICONS[name]);
+  path.setAttribute("d", THUMB);
   svg.append(path);
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
@@ -129,10 +126,10 @@ class FeedbackElement extends HTMLElement {
   set labels(value) { this._labels = { ...value }; if (this.isConnected) this.render(); }
 
   t(key, n) {
-    const lang = (this.getAttribute("lang") || "en").slice(0, 2).toLowerCase();
+    const lang = (this.closest("[lang]")?.lang || "en").slice(0, 2).toLowerCase();
     const s = this._labels[key] ?? (LABELS[lang] || LABELS.en)[key] ?? LABELS.en[key]
       ?? key[0].toUpperCase() + key.slice(1).replaceAll("_", " ");
-    return n === undefined ? s : s.replace("{n}", n);
+    return s.replace("{n}", n);
   }
 
   get endpoint() {
@@ -153,18 +150,12 @@ class FeedbackElement extends HTMLElement {
     const p = this._pending;
     if (!p || this._state === "sending") return;
     this._setState("sending");
-    let res;
-    let data = null;
+    let res, data = null;
     try {
       res = await fetch(this.endpoint + p.path, {
-        method: "POST",
-        credentials: "omit",
-        headers: {
-          Authorization: `Bearer ${this.getAttribute("token")}`,
-          "Content-Type": "application/json",
-          "Idempotency-Key": p.key,
-        },
-        body: JSON.stringify(p.body),
+        method: "POST", credentials: "omit", body: JSON.stringify(p.body),
+        headers: { Authorization: `Bearer ${this.getAttribute("token")}`,
+          "Content-Type": "application/json", "Idempotency-Key": p.key },
       });
       if (res.headers.get("content-type")?.includes("json")) data = await res.json();
     } catch (error) {
@@ -242,7 +233,7 @@ class FeedbackThumbs extends FeedbackElement {
       part: `thumb thumb-${vote}`, "aria-label": this.t(vote),
       "aria-pressed": String((this._draft?.vote ?? this._current) === vote),
       onclick: () => this._choose(vote),
-    }, icon("up", vote === "down"));
+    }, thumbIcon(vote === "down"));
     this._thumbs = { up: thumb("up"), down: thumb("down") };
     this.shadowRoot.replaceChildren(
       h("div", { class: "row", part: "thumbs" }, this._thumbs.up, this._thumbs.down),
@@ -255,6 +246,7 @@ class FeedbackThumbs extends FeedbackElement {
     if (this._state === "sending") return;
     const withSheet = vote === "down" || this.hasAttribute("up-reasons");
     if (!withSheet) {
+      if (this._pending?.detail.vote === vote) return this._send();
       if (this._current === vote && this._state === "sent") return;
       this._draft = null;
       this.render();
@@ -268,7 +260,6 @@ class FeedbackThumbs extends FeedbackElement {
 
   _sheet() {
     const d = this._draft;
-    const title = h("h2", { id: "sheet-title", text: this.t(`sheet_${d.vote}`) });
     const chips = (this.reasons[d.vote] || []).map((key) => h("button", {
       part: "chip", "aria-pressed": String(d.reasons.has(key)),
       "data-reason": key, text: this.t(key),
@@ -280,11 +271,11 @@ class FeedbackThumbs extends FeedbackElement {
     return h("div", {
       class: "sheet", part: "sheet", role: "dialog", "aria-labelledby": "sheet-title",
       tabindex: "-1",
-    }, title,
+    }, h("h2", { id: "sheet-title", text: this.t(`sheet_${d.vote}`) }),
     h("div", { class: "row", part: "chips", role: "group", "aria-labelledby": "sheet-title" }, ...chips),
     ...this._comment(d.comment, (v) => { d.comment = v; }),
     h("div", { class: "row actions" },
-      h("button", { part: "send", text: this.t("send"), onclick: () => this._sendDraft() }),
+      h("button", { part: "send", text: this.t("send"), onclick: () => { this._close(); this._vote(d); } }),
       h("button", { part: "cancel", text: this.t("cancel"), onclick: () => this._close() })));
   }
 
@@ -293,12 +284,6 @@ class FeedbackThumbs extends FeedbackElement {
     this._draft = null;
     this.render();
     if (opener) this._thumbs[opener].focus();
-  }
-
-  _sendDraft() {
-    const d = this._draft;
-    this._close();
-    this._vote(d);
   }
 
   _vote({ vote, reasons, comment }) {
@@ -324,12 +309,12 @@ class FeedbackStars extends FeedbackElement {
 
   render() {
     const stars = [1, 2, 3, 4, 5].map((n) => h("button", {
-      role: "radio", part: "star", "data-rating": n,
-      "aria-checked": String(n === this._rating), "aria-label": n === 1 ? this.t("star") : this.t("stars", n),
+      role: "radio", part: "star", "data-rating": n, "data-on": n <= this._rating,
+      "aria-checked": String(n === this._rating), "aria-label": this.t(n === 1 ? "star" : "stars", n),
       tabindex: n === (this._rating || 1) ? "0" : "-1",
       onclick: () => this._select(n),
-      onkeydown: (e) => this._arrow(e, n),
-    }, icon("star")));
+      onkeydown: (e) => this._arrow(e, n), text: "★",
+    }));
     this._stars = stars;
     const send = h("button", { part: "send", text: this.t("send"),
       disabled: !this._rating, onclick: () => this._rate() });
@@ -346,6 +331,7 @@ class FeedbackStars extends FeedbackElement {
     this._rating = n;
     this._stars.forEach((b, i) => {
       b.setAttribute("aria-checked", String(i + 1 === n));
+      b.toggleAttribute("data-on", i < n);
       b.tabIndex = i + 1 === n ? 0 : -1;
     });
     this._sendButton.disabled = false;

@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import service as auth_service
-from app.auth.models import Scope
+from app.auth.models import ApiKey, Scope
 from app.errors import AppError
 
 DEMO_KEY_NAME = "widget-demo"
@@ -24,6 +27,10 @@ DEMO_CACHE_KEY = "widget-demo"
 # demo can never mint a token for a real conversation.
 DEMO_CONVERSATION = re.compile(r"^widget-demo-[0-9a-f]{12}$")
 DEMO_TOKEN_TTL_SECONDS = 900
+# Each process makes its own demo key (its secret lives only in memory). Keys of processes
+# gone for a day are revoked, so restarts do not pile up live keys; tokens are signed by
+# the token secret, not by a key, so revoking never breaks a page already open.
+STALE_DEMO_KEY = "1 day"
 
 
 class DemoBackendError(AppError):
@@ -49,6 +56,7 @@ class DemoBackend:
         async with self._lock:
             if self._key is None:
                 async with app.state.sessionmaker() as session:
+                    await revoke_stale_demo_keys(session)
                     _, token = await auth_service.create_key(
                         session, scope=Scope.ingest, name=DEMO_KEY_NAME
                     )
@@ -92,6 +100,21 @@ class DemoBackend:
         else:
             body["cache_key"] = cache_key
         return await self._call(app, "/api/v1/feedback-tokens", body, expect=(201,))
+
+
+async def revoke_stale_demo_keys(session: AsyncSession) -> int:
+    """Revoke demo keys unused for a day (their processes are gone); returns how many."""
+    last_seen = sa.func.coalesce(col(ApiKey.last_used_at), col(ApiKey.created_at))
+    result = await session.execute(
+        sa.update(ApiKey)
+        .where(
+            col(ApiKey.name) == DEMO_KEY_NAME,
+            col(ApiKey.revoked_at).is_(None),
+            last_seen < sa.func.now() - sa.text(f"interval '{STALE_DEMO_KEY}'"),
+        )
+        .values(revoked_at=sa.func.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def demo_backend(app: FastAPI) -> DemoBackend:

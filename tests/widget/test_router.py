@@ -6,11 +6,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlmodel import col
 
+from app.auth import service as auth_service
+from app.auth.models import ApiKey, Scope
 from app.auth.tokens import TokenSigner
 from app.config import Settings
 from app.main import create_app
 from app.widget import assets
+from app.widget.demo import DEMO_KEY_NAME
 from app.widget.router import demo_enabled
 from tests.conftest import TOKEN_SECRET, DatabaseFactory, make_settings
 
@@ -83,14 +89,46 @@ def test_demo_defaults_to_on_only_with_the_embedded_database() -> None:
 
 
 @pytest.fixture
-async def demo_client(databases: DatabaseFactory) -> AsyncIterator[httpx.AsyncClient]:
+async def demo_app(databases: DatabaseFactory) -> AsyncIterator[FastAPI]:
     """An app with the demo switched on, on its own database (the demo commits a key)."""
     url = await databases.migrated()
     app = create_app(make_settings(url, widget_demo_enabled=True))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+        yield app
+
+
+@pytest.fixture
+async def demo_client(demo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=demo_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def test_demo_makes_one_ingest_key_per_process_and_revokes_stale_ones(
+    demo_app: FastAPI, demo_client: httpx.AsyncClient
+) -> None:
+    async with demo_app.state.sessionmaker() as session:
+        old, _ = await auth_service.create_key(session, scope=Scope.ingest, name=DEMO_KEY_NAME)
+        recent, _ = await auth_service.create_key(session, scope=Scope.ingest, name=DEMO_KEY_NAME)
+        await session.execute(
+            sa.update(ApiKey)
+            .where(col(ApiKey.id) == old.id)
+            .values(created_at=sa.func.now() - sa.text("interval '2 days'"))
+        )
+        await session.commit()
+
+    for _ in range(2):
+        assert (await demo_client.get("/widget/demo")).status_code == 200
+
+    async with demo_app.state.sessionmaker() as session:
+        keys = (
+            await session.scalars(sa.select(ApiKey).where(col(ApiKey.name) == DEMO_KEY_NAME))
+        ).all()
+    live = {k.id for k in keys if k.revoked_at is None}
+    assert old.id not in live
+    assert recent.id in live  # another process's key, still in use
+    assert len(live) == 2  # recent + the one this process made, once
+    assert all(k.scope is Scope.ingest for k in keys)
 
 
 async def test_demo_page_holds_feedback_tokens_only_and_a_strict_csp(

@@ -7,6 +7,9 @@ Use from a test package's conftest.py:
 
     from tests.browser import browser, host_pages, live_service, page  # noqa: F401
 
+For another configuration, `running_service(database_url, log_path, **settings)` starts
+one more (e.g. `async with running_service(await databases.migrated(), path, x=1)`).
+
 and mark the tests `pytestmark = pytest.mark.browser` (`make test-browser` runs them,
 `make test` deselects them). Nothing here skips: without Chromium the tests fail.
 """
@@ -23,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -211,35 +215,22 @@ def service_env(database_url: str, **settings: Any) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-async def live_service(
-    databases: DatabaseFactory, host_pages: HostPages, tmp_path_factory: pytest.TempPathFactory
+@asynccontextmanager
+async def running_service(
+    database_url: str, log_path: Path, **settings: Any
 ) -> AsyncIterator[LiveService]:
-    """`uvicorn app.main:app` on 127.0.0.1:<free port>, its own migrated database, CORS open
-    to the host-page origin and the widget demo on."""
-    database_url = await databases.migrated()
+    """`uvicorn app.main:app` on 127.0.0.1:<free port> against `database_url` (already
+    migrated), with an admin and an ingest key; settings as keyword arguments. Stopped
+    (SIGTERM, then SIGKILL after 30 s) on exit."""
     admin, ingest = await _make_keys(database_url)
-    log_path = tmp_path_factory.mktemp("live") / "uvicorn.log"
-    env = service_env(
-        database_url, cors_allow_origins=[host_pages.origin], widget_demo_enabled="true"
-    )
+    env = service_env(database_url, **settings)
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
     for _attempt in range(3):  # a free port can be taken between probe and bind
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             process = subprocess.Popen(  # noqa: ASYNC220 (returns at once; we poll it)
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "app.main:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
+                [*command, "--port", str(port), "--log-level", "warning"],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -250,7 +241,8 @@ async def live_service(
         process.terminate()
         process.wait(timeout=10)
     else:
-        pytest.fail(f"the live service did not start:\n{log_path.read_text()[-4000:]}")
+        log_tail = log_path.read_text()[-4000:]  # noqa: ASYNC240 (failing anyway)
+        pytest.fail(f"the live service did not start:\n{log_tail}")
     try:
         yield LiveService(base_url, database_url, admin, ingest)
     finally:
@@ -260,6 +252,21 @@ async def live_service(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+async def live_service(
+    databases: DatabaseFactory, host_pages: HostPages, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveService]:
+    """The service on its own migrated database, CORS open to the host-page origin, the
+    widget demo on."""
+    async with running_service(
+        await databases.migrated(),
+        tmp_path_factory.mktemp("live") / "uvicorn.log",
+        cors_allow_origins=[host_pages.origin],
+        widget_demo_enabled="true",
+    ) as service:
+        yield service
 
 
 # --- browser and pages -------------------------------------------------------------

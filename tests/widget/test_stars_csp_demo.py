@@ -135,3 +135,33 @@ async def test_demo_page_mints_its_tokens_server_side_and_shows_the_stored_vote(
     assert await page.csp_violations() == []
     assert page.console_errors == []
     assert page.page_errors == []
+
+
+async def test_stars_keyboard_arrows_choose_a_rating_and_enter_sends_it(
+    page: PageProbe, host_pages: HostPages, live_service: LiveService
+) -> None:
+    key = await cache_entry(live_service)
+    token = await live_service.mint_token(cache_key=key)
+    await open_host_page(
+        page, host_pages, live_service, element("feedback-stars", cache_key=key, token=token)
+    )
+    p = page.page
+    kb = p.keyboard
+    await kb.press("Tab")  # one tab stop for the whole radio group
+    await expect(p.get_by_role("radio", name="1 star")).to_be_focused()
+    await kb.press("ArrowRight")
+    await kb.press("ArrowRight")
+    three = p.get_by_role("radio", name="3 stars")
+    await expect(three).to_be_focused()
+    await expect(three).to_have_attribute("aria-checked", "true")
+    await kb.press("Tab")
+    await expect(p.get_by_label("Comment")).to_be_focused()
+    await kb.press("Tab")
+    await expect(p.get_by_role("button", name="Send")).to_be_focused()
+    await kb.press("Enter")
+    [sent] = await wait_for_event(page, "feedback-sent")
+    assert sent["rating"] == 3
+    async with live_service.http() as http:
+        entry = (await http.get(f"/api/v1/cache/entries/{key}")).json()
+    assert entry["rating_count"] == 1
+    assert entry["avg_rating"] == 3

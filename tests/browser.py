@@ -7,11 +7,11 @@ Use from a test package's conftest.py:
 
     from tests.browser import browser, host_pages, live_service, page  # noqa: F401
 
-For another configuration, `running_service(database_url, log_path, **settings)` starts
-one more (e.g. `async with running_service(await databases.migrated(), path, x=1)`).
-
 and mark the tests `pytestmark = pytest.mark.browser` (`make test-browser` runs them,
 `make test` deselects them). Nothing here skips: without Chromium the tests fail.
+
+For another configuration, `running_service(database_url, log_path, **settings)` starts
+one more (e.g. `async with running_service(await databases.migrated(), path, x=1)`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,8 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     status.HTTP_304_NOT_MODIFIED: {"description": "`If-None-Match` matched the current ETag."}
 }
 DEMO_OFF = _problem("The demo is disabled (`WIDGET_DEMO_ENABLED`).")
+BAD_PARAMETER = _problem("Invalid parameter; `errors` names it.")
+UNAVAILABLE = _problem("Database unavailable; see Retry-After.")
 
 
 class DemoDisabled(NotFound):
@@ -115,6 +117,7 @@ async def widget_module(request: Request) -> Response:
         200: _script("The widget module of this version; cacheable forever."),
         **NOT_MODIFIED,
         404: _problem("Not the current version (a new deploy replaced it)."),
+        422: BAD_PARAMETER,
     },
 )
 async def widget_module_versioned(
@@ -195,7 +198,11 @@ Conversation <code id="conversation">$conversation_id</code>.</p>
 @router.get(
     "/demo",
     response_class=HTMLResponse,
-    responses={200: {"description": "The demo page.", "content": {"text/html": {}}}, 404: DEMO_OFF},
+    responses={
+        200: {"description": "The demo page.", "content": {"text/html": {}}},
+        404: DEMO_OFF,
+        503: UNAVAILABLE,
+    },
 )
 async def demo_page(request: Request) -> HTMLResponse:
     """A page with both widgets on a fresh demo conversation, under a strict CSP."""
@@ -261,7 +268,11 @@ ConversationQuery = Annotated[
     "/demo/token",
     status_code=status.HTTP_201_CREATED,
     response_model=DemoToken,
-    responses={404: _problem("Demo disabled, or not a demo conversation.")},
+    responses={
+        404: _problem("Demo disabled, or not a demo conversation."),
+        422: BAD_PARAMETER,
+        503: UNAVAILABLE,
+    },
 )
 async def demo_token(request: Request, conversation_id: ConversationQuery = None) -> DemoToken:
     """A fresh token for a demo conversation (or the demo cache entry): what the page asks
@@ -280,7 +291,11 @@ async def demo_token(request: Request, conversation_id: ConversationQuery = None
 @router.get(
     "/demo/votes",
     response_model=ConversationVotes,
-    responses={404: _problem("Demo disabled, or not a demo conversation.")},
+    responses={
+        404: _problem("Demo disabled, or not a demo conversation."),
+        422: BAD_PARAMETER,
+        503: UNAVAILABLE,
+    },
 )
 async def demo_votes(
     request: Request,

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt migrate revision check bench screenshots clean
+.PHONY: help install run test test-browser chromium lint fmt migrate revision check bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,8 +22,18 @@ install: $(STAMP) ## Create .venv and install the project with its test extras
 run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/feedback-service serve
 
-test: $(STAMP) ## Run the whole test suite on a real PostgreSQL
-	$(BIN)/pytest
+test: $(STAMP) ## Run the whole test suite on a real PostgreSQL (browser tests excluded)
+	$(BIN)/pytest -m "not browser"
+
+CHROMIUM := /usr/lib/chromium/chromium
+APT := apt-get -o DPkg::Lock::Timeout=600
+
+chromium: ## Install Debian's chromium for the browser tests (once; another agent may hold the dpkg lock)
+	@test -x $(CHROMIUM) || { $(APT) install -y chromium || { $(APT) update && $(APT) install -y chromium; }; }
+	@$(CHROMIUM) --version
+
+test-browser: $(STAMP) chromium ## Run only the browser tests, in Debian's Chromium (playwright)
+	$(BIN)/pytest -m browser
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .
@@ -48,8 +58,7 @@ check: $(STAMP) ## alembic check: the models and the migrated database agree
 bench: $(STAMP) ## Benchmarks (print figures against a baseline measured in the same run)
 	$(BIN)/python -m bench
 
-screenshots: $(STAMP) ## Every dashboard page at 1280 and 390 px into docs/screenshots/ (needs Debian's chromium)
-	test -x /usr/lib/chromium/chromium || apt-get install -y -o DPkg::Lock::Timeout=600 chromium
+screenshots: $(STAMP) chromium ## Every dashboard page at 1280 and 390 px into docs/screenshots/
 	$(BIN)/python -m tests.dashboard.screenshots
 
 clean: ## Remove the virtualenv and local data (including the embedded database)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed to call the browser-facing routes."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    widget_demo_enabled: bool | None = Field(
+        default=None,
+        description="Serve /widget/demo; unset: on with the embedded database, off otherwise.",
+    )
     api_key_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a key lookup is cached per process."
     )

@@ -24,6 +24,7 @@ from app.idempotency import dependencies as idempotency
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
 from app.observability import install_observability, start_metrics_listener
+from app.widget.router import router as widget_router
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(dashboard_router)
+    app.include_router(widget_router)
     install_observability(app, settings)
     return app
 

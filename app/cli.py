@@ -16,12 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import app.models  # noqa: F401  (every table, so ORM foreign keys resolve)
-from app import embedded_postgres, migrate, retention
+from app import embedded_postgres, migrate
 from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.config import get_settings
 from app.db import create_engine
 from app.errors import AppError
+from app.privacy import retention
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Dataset, ExportFormat
 from app.query_params import TimeWindow, WindowError, parse_instant, resolve_window

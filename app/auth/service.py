@@ -85,6 +85,21 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID | str) -> ApiKey:
     return row
 
 
+async def revoke_unused_keys(session: AsyncSession, *, name: str, unused_for: dt.timedelta) -> int:
+    """Revoke the live keys called `name` not used for `unused_for`; returns how many."""
+    last_seen = sa.func.coalesce(col(ApiKey.last_used_at), col(ApiKey.created_at))
+    result = await session.execute(
+        sa.update(ApiKey)
+        .where(
+            col(ApiKey.name) == name,
+            col(ApiKey.revoked_at).is_(None),
+            last_seen < sa.func.now() - unused_for,
+        )
+        .values(revoked_at=sa.func.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)

@@ -27,11 +27,9 @@ from app.routing.schemas import (
 )
 from app.routing.scoring import ComplexityBand
 from app.users import service as users_service
-from app.users.models import User
 
 metrics_table: sa.Table = SQLModel.metadata.tables[RoutingMetric.__tablename__]
 feedback_table: sa.Table = SQLModel.metadata.tables[RoutingFeedback.__tablename__]
-users_table: sa.Table = SQLModel.metadata.tables[User.__tablename__]
 
 # Every client-supplied column, in the order of the request model.
 METRIC_COLUMNS: tuple[str, ...] = tuple(RoutingMetricIn.model_fields)

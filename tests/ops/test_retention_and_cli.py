@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import retention
 from app.db import create_engine
+from app.privacy import retention
 from app.privacy.schemas import Dataset
 from tests.conftest import TOKEN_SECRET, make_settings
 

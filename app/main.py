@@ -21,6 +21,7 @@ from app.db import create_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.idempotency import service as idempotency_service
+from app.load_shedding import InFlightLimit
 from app.middleware import BodySizeLimit
 from app.observability import install_observability
 
@@ -98,6 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_in_flight_requests,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,0 +1,89 @@
+"""PostgreSQL's commit guarantee, end to end: kill -9 of the database or of the service
+under write load loses no acknowledged (2xx) write; the same harness with
+`synchronous_commit=off` injected does detect loss (so it can fail)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+
+from tests.reliability.harness import Load, PgCluster, Service, create_key, missing_votes
+
+LOAD_SECONDS = 5.0
+CLIENTS = 8
+
+
+async def _kill_postgres_under_load(
+    cluster: PgCluster, service: Service, token: str
+) -> tuple[Load, set[str]]:
+    """8 writers for >= 5 s, kill -9 of every PostgreSQL process mid-load, restart it; the
+    acknowledged votes that are missing afterwards."""
+    load = Load(service.base, token, clients=CLIENTS, timeout=10)
+    tasks = load.start()
+    try:
+        await asyncio.sleep(LOAD_SECONDS)
+        await asyncio.to_thread(cluster.kill9)
+        await asyncio.sleep(0.5)  # requests in flight fail; none may be acknowledged
+    finally:
+        load.stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    await asyncio.to_thread(cluster.start)
+    return load, await missing_votes(cluster, load.acknowledged)
+
+
+async def test_kill9_postgres_under_load_loses_no_acknowledged_write(
+    cluster: PgCluster, make_service: Callable[..., Service]
+) -> None:
+    service = make_service(cluster.url)
+    await service.start()
+    token = await create_key(cluster.url)
+    load, missing = await _kill_postgres_under_load(cluster, service, token)
+
+    assert len(load.acknowledged) >= 100, load.statuses()
+    assert not missing, f"{len(missing)} of {len(load.acknowledged)} acknowledged votes lost"
+    # The service came back without a restart: the same process writes again.
+    async with httpx.AsyncClient(base_url=service.base, timeout=10) as http:
+        after = await http.post(
+            "/api/v1/feedback",
+            json={"conversation_id": "after-restart", "vote": "down"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert after.status_code == 201, after.text
+    errors = {s for s in load.statuses() if s is not None and s >= 500}
+    assert errors <= {503}, load.statuses()
+    print(
+        f"\nkill -9 postgres: {len(load.acknowledged)} acknowledged in {LOAD_SECONDS:.0f}s "
+        f"by {CLIENTS} clients, 0 lost; statuses {load.statuses()}"
+    )
+
+
+async def test_harness_detects_loss_with_synchronous_commit_off(
+    make_cluster: Callable[..., PgCluster], make_service: Callable[..., Service]
+) -> None:
+    from app import migrate
+
+    # Asynchronous commit acknowledges before the WAL is flushed; a long WAL writer delay
+    # widens the window so the kill reliably lands inside it.
+    unsafe = {"synchronous_commit": "off", "wal_writer_delay": "10s"}
+    cluster = make_cluster("syncoff", **unsafe)
+    await migrate.upgrade_to_head_async(cluster.url)
+    # /readyz refuses such a database by default; the harness runs it anyway to show loss.
+    service = make_service(cluster.url, REQUIRE_DURABLE_COMMITS="false")
+    await service.start()
+    async with httpx.AsyncClient(base_url=service.base, timeout=10) as http:
+        ready = (await http.get("/readyz")).json()
+    assert ready["durability"]["synchronous_commit"] == "off"
+    token = await create_key(cluster.url)
+
+    cluster_start = cluster.start
+    cluster.start = lambda **_: cluster_start(**unsafe)  # type: ignore[method-assign]
+    load, missing = await _kill_postgres_under_load(cluster, service, token)
+
+    assert len(load.acknowledged) >= 100, load.statuses()
+    assert missing, "synchronous_commit=off lost nothing: the harness could not fail"
+    print(
+        f"\nsynchronous_commit=off: {len(missing)} of {len(load.acknowledged)} acknowledged "
+        "votes lost (detected)"
+    )

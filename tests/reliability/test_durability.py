@@ -87,3 +87,61 @@ async def test_harness_detects_loss_with_synchronous_commit_off(
         f"\nsynchronous_commit=off: {len(missing)} of {len(load.acknowledged)} acknowledged "
         "votes lost (detected)"
     )
+
+
+async def test_kill9_service_under_load_then_retries_give_one_row_per_key(
+    cluster: PgCluster, make_service: Callable[..., Service]
+) -> None:
+    service = make_service(cluster.url)
+    await service.start()
+    token = await create_key(cluster.url)
+    load = Load(service.base, token, clients=CLIENTS, timeout=10)
+    tasks = load.start()
+    try:
+        await asyncio.sleep(LOAD_SECONDS)
+        await service.kill9()  # requests in flight lose their connection
+        await asyncio.sleep(0.3)
+    finally:
+        load.stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+    # The postmaster's backends of the killed process end on their own; restart serve.
+    await service.start()
+    assert not await missing_votes(cluster, load.acknowledged)
+    unacknowledged = [o for o in load.outcomes if o.vote_id is None]
+    assert unacknowledged, "the kill landed between requests: nothing in flight"
+
+    retried: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=service.base, timeout=10) as http:
+        for outcome in unacknowledged:
+            response = await http.post(
+                "/api/v1/feedback",
+                json=load.body(outcome.key),
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": outcome.key},
+            )
+            retried[response.status_code] = retried.get(response.status_code, 0) + 1
+            assert response.status_code == 201, response.text
+        # A second retry of every key replays: still nothing new is written.
+        for outcome in load.outcomes[:50]:
+            again = await http.post(
+                "/api/v1/feedback",
+                json=load.body(outcome.key),
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": outcome.key},
+            )
+            assert again.status_code == 201
+            assert again.headers.get("idempotent-replayed") == "true"
+
+    keys = [o.key for o in load.outcomes]
+    rows = await cluster.fetch(
+        "SELECT conversation_id, count(*) AS n FROM votes "
+        "WHERE conversation_id = ANY($1::text[]) GROUP BY conversation_id",
+        keys,
+    )
+    counts = {r["conversation_id"]: r["n"] for r in rows}
+    assert set(counts) == set(keys), f"{len(set(keys) - set(counts))} keys have no row"
+    assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+    print(
+        f"\nkill -9 serve: {len(load.acknowledged)} acknowledged, all present; "
+        f"{len(unacknowledged)} unacknowledged retried ({retried}); "
+        f"{len(keys)} keys -> {len(keys)} rows"
+    )

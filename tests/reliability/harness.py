@@ -355,6 +355,7 @@ class Load:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     max_requests: int = 100_000
     pause: float = 0.0
+    refused_pause: float = 0.0  # after a 429/503, as a client honouring Retry-After would
 
     def body(self, key: str) -> dict[str, str]:
         return {"conversation_id": key, "vote": "up"}
@@ -386,7 +387,9 @@ class Load:
                     await asyncio.sleep(0.05)  # the server is gone: do not spin
                 outcome.latency = time.monotonic() - started
                 self.outcomes.append(outcome)
-                if self.pause:
+                if self.refused_pause and outcome.status in (429, 503):
+                    await asyncio.sleep(self.refused_pause)
+                elif self.pause:
                     await asyncio.sleep(self.pause)
 
     def start(self) -> list[asyncio.Task[None]]:

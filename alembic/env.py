@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,9 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = SQLModel.metadata
 register_entities(replaceable_entities())
 
-# Serialises concurrent `alembic upgrade` runs (two replicas starting at once).
+# Serialises concurrent `alembic upgrade` runs (two replicas starting at once). A session
+# lock, not a transaction lock: a migration that builds an index CONCURRENTLY commits in
+# `op.get_context().autocommit_block()`, and the lock must outlive that commit.
 MIGRATION_LOCK_KEY = 0x46425356  # "FBSV"
 
 
@@ -81,9 +84,16 @@ def do_run_migrations(connection: Connection) -> None:
         process_revision_directives=process_revision_directives,
         transaction_per_migration=False,
     )
-    with context.begin_transaction():
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        context.run_migrations()
+    # Taken before alembic reads alembic_version, so the second runner sees the first's work.
+    connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        # After a failure the connection may be unusable; closing it releases the lock too.
+        with contextlib.suppress(Exception):
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            connection.commit()
 
 
 async def run_async_migrations(engine: AsyncEngine, *, dispose: bool) -> None:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt migrate revision check bench clean
+.PHONY: help install run test test-reliability lint fmt migrate revision check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is s
 
 test: $(STAMP) ## Run the whole test suite on a real PostgreSQL
 	$(BIN)/pytest
+
+test-reliability: $(STAMP) ## Crash, outage, overload and migration-safety suite (docs/reliability.md)
+	$(BIN)/pytest -m reliability tests/reliability
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .

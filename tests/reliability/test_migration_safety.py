@@ -9,7 +9,7 @@ transaction, with env.py's session-level advisory lock still held::
     def upgrade() -> None:
         op.execute("SET LOCAL lock_timeout = '5s'")
         with op.get_context().autocommit_block():
-            op.execute("SET lock_timeout = '5s'")  # the block is a new session transaction
+            op.execute("SET lock_timeout = '5s'")  # autocommit: no transaction for SET LOCAL
             # A failed concurrent build leaves an INVALID index behind: drop it first.
             op.drop_index("ix_t_c", table_name="t", postgresql_concurrently=True, if_exists=True)
             op.create_index("ix_t_c", "t", ["c"], postgresql_concurrently=True)
@@ -346,3 +346,71 @@ async def test_migration_behind_a_long_transaction_fails_within_lock_timeout(
         f"(lock_timeout {LOCK_TIMEOUT_SECONDS:.0f}s); {len(outcomes)} live requests all 201, "
         f"slowest {slowest:.1f}s, {len(after_failure)} completed after the failure"
     )
+
+
+RECIPE_REVISION = """
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    with op.get_context().autocommit_block():
+        op.execute("SET lock_timeout = '5s'")
+        op.drop_index(
+            "ix_votes_recipe", table_name="votes", postgresql_concurrently=True, if_exists=True
+        )
+        op.create_index("ix_votes_recipe", "votes", ["comment"], postgresql_concurrently=True)
+        # Still serialised against other runners after the autocommit block's commit?
+        op.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() AND objid = {lock_objid}) THEN "
+            "RAISE EXCEPTION 'migration advisory lock lost'; END IF; END $$"
+        )
+
+
+def downgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    with op.get_context().autocommit_block():
+        op.drop_index(
+            "ix_votes_recipe", table_name="votes", postgresql_concurrently=True, if_exists=True
+        )
+"""
+
+
+async def test_the_concurrent_index_recipe_keeps_the_migration_lock(
+    databases: DatabaseFactory, tmp_path: Path, figure: Figure
+) -> None:
+    """The module docstring's recipe, as a throwaway revision on top of the real ones."""
+    import shutil
+
+    script_dir = tmp_path / "alembic"
+    shutil.copytree(ROOT / "alembic", script_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    head = sorted(migrate.head_revisions())[0]
+    lock_key = 0x46425356  # env.py's MIGRATION_LOCK_KEY (pg_locks shows its low 32 bits)
+    (script_dir / "versions" / "20991231_2359_9999_recipe.py").write_text(
+        RECIPE_REVISION.format(head=head, lock_objid=lock_key & 0xFFFFFFFF)
+    )
+    url = await databases.empty()
+    config = migrate.alembic_config(url)
+    config.set_main_option("script_location", str(script_dir))
+    config.attributes["configure_logging"] = False
+    for step in (
+        lambda: command.upgrade(config, "head"),
+        lambda: command.downgrade(config, head),
+        lambda: command.upgrade(config, "head"),
+    ):
+        await asyncio.to_thread(step)
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        valid = await conn.fetchval(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_votes_recipe'::regclass"
+        )
+    finally:
+        await conn.close()
+    assert valid is True
+    figure("CONCURRENTLY recipe: built outside the transaction, advisory lock still held")

@@ -121,7 +121,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: problem_doc("A valid credential without the right to this operation."),
     422: problem_doc("Invalid input; `errors` names each field."),
     429: problem_doc("Rate limit exceeded for this credential; see Retry-After."),
-    503: problem_doc("Database unavailable; see Retry-After."),
+    503: problem_doc("Database unavailable, or the process at capacity; see Retry-After."),
 }
 
 

@@ -45,7 +45,8 @@ class Ready(BaseModel):
         description="The Alembic revision(s) the database is at.", examples=[["0005"]]
     )
     durability: Durability = Field(
-        description="synchronous_commit and fsync as the service's sessions see them."
+        description="synchronous_commit and fsync as the service's sessions see them.",
+        examples=[{"synchronous_commit": "on", "fsync": "on"}],
     )
 
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser chromium lint fmt migrate revision check bench screenshots clean
+.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,8 +22,8 @@ install: $(STAMP) ## Create .venv and install the project with its test extras
 run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/feedback-service serve
 
-test: $(STAMP) ## Run the whole test suite on a real PostgreSQL (browser tests excluded)
-	$(BIN)/pytest -m "not browser"
+test: $(STAMP) ## Run the test suite on a real PostgreSQL (browser and reliability suites: their own targets)
+	$(BIN)/pytest -m "not browser and not reliability"
 
 CHROMIUM := /usr/lib/chromium/chromium
 APT := apt-get -o DPkg::Lock::Timeout=600
@@ -34,6 +34,9 @@ chromium: ## Install Debian's chromium for the browser tests (once; another agen
 
 test-browser: $(STAMP) chromium ## Run only the browser tests, in Debian's Chromium (playwright)
 	$(BIN)/pytest -m browser
+
+test-reliability: $(STAMP) ## Crash, outage, overload and migration-safety suite (docs/reliability.md)
+	$(BIN)/pytest -m reliability tests/reliability
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .

@@ -43,6 +43,43 @@ class Settings(BaseSettings):
         description="asyncpg prepared statement cache; set 0 behind PgBouncer in transaction mode.",
     )
     retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After on 503.")
+    # Database timeouts: without them a frozen PostgreSQL (stuck disk, network partition)
+    # hangs every request; asyncpg's own connect timeout is 60 s and nothing bounds a command.
+    db_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="asyncpg connect timeout (a new connection)."
+    )
+    db_command_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="asyncpg client-side bound on one command; the backstop when the server "
+        "cannot even enforce statement_timeout (frozen). Keep it above statement_timeout.",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="PostgreSQL statement_timeout for the service's sessions (0 = none).",
+    )
+    db_idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="PostgreSQL idle_in_transaction_session_timeout: a session that holds a "
+        "transaction (and its snapshot and locks) idle this long is ended (0 = never).",
+    )
+    readyz_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="/readyz answers 503 when its check takes longer."
+    )
+    require_durable_commits: bool = Field(
+        default=True,
+        description="/readyz is 503 while synchronous_commit or fsync is off (acknowledged "
+        "writes could be lost); false: 200, with the setting reported in the body.",
+    )
+    max_in_flight_requests: int = Field(
+        default=64,
+        ge=0,
+        description="Requests handled at once per process; beyond, 503 + Retry-After at once "
+        "instead of queueing on the pool (0 = unlimited). Operational routes are exempt.",
+    )
 
     feedback_token_secret: SecretStr | None = Field(
         default=None,
@@ -91,6 +128,19 @@ class Settings(BaseSettings):
         default=25,
         ge=1,
         description="On SIGTERM, how long in-flight requests may take to finish before exit.",
+    )
+    export_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="An export whose client does not take a chunk within this is aborted "
+        "(it holds a connection and a snapshot while it waits).",
+    )
+    export_max_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86400,
+        description="Longest an export may stream before it is aborted.",
     )
     max_concurrent_exports: int = Field(
         default=2,

@@ -103,7 +103,8 @@ class Problem(BaseModel):
     )
 
 
-def _doc(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses=` entry for a problem+json response."""
     # `model` registers the Problem schema; the content entry declares the media type
     # the service really sends.
     problem_schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -116,11 +117,11 @@ def _doc(description: str) -> dict[str, Any]:
 
 # Documented on every /api/v1 operation (set once on the API router).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, unknown, revoked, tampered or expired credential."),
-    403: _doc("A valid credential without the right to this operation."),
-    422: _doc("Invalid input; `errors` names each field."),
-    429: _doc("Rate limit exceeded for this credential; see Retry-After."),
-    503: _doc("Database unavailable; see Retry-After."),
+    401: problem_doc("Missing, unknown, revoked, tampered or expired credential."),
+    403: problem_doc("A valid credential without the right to this operation."),
+    422: problem_doc("Invalid input; `errors` names each field."),
+    429: problem_doc("Rate limit exceeded for this credential; see Retry-After."),
+    503: problem_doc("Database unavailable, or the process at capacity; see Retry-After."),
 }
 
 
@@ -153,10 +154,11 @@ def _error_entry(loc: Sequence[str | int], message: str, kind: str) -> dict[str,
     return {"loc": list(loc), "field": _field_path(loc), "message": message, "type": kind}
 
 
-# SQLSTATE classes that mean "retry later", not "bad input": 08 connection exception,
+# SQLSTATEs that mean "retry later", not "bad input": classes 08 connection exception,
 # 40 transaction rollback (deadlock, serialization failure), 53 insufficient resources,
-# 57 operator intervention.
-_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|40|53|57)")
+# 57 operator intervention (including 57014, statement_timeout), 58 system error (I/O);
+# and 25P03 (idle_in_transaction_session_timeout) and 55P03 (lock_timeout).
+_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|40|53|57|58|25P03|55P03)")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

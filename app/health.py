@@ -2,25 +2,73 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import migrate
-from app.errors import is_database_unavailable, problem
+from app.errors import is_database_unavailable, problem, problem_doc
 
 router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok"] = Field(
+        default="ok", description="Always `ok` while the process runs.", examples=["ok"]
+    )
+
+
+class Durability(BaseModel):
+    """The settings PostgreSQL's commit guarantee rests on, as this service's sessions see them."""
+
+    synchronous_commit: str = Field(
+        description="`on` (or `remote_apply`...) is durable; `off` can lose acknowledged "
+        "commits in a crash.",
+        examples=["on"],
+    )
+    fsync: str = Field(
+        description="`off` can lose or corrupt committed data in a crash.", examples=["on"]
+    )
 
 
 class Ready(BaseModel):
-    status: Literal["ready"] = "ready"
-    revision: list[str]
+    status: Literal["ready"] = Field(
+        default="ready", description="The service can take traffic.", examples=["ready"]
+    )
+    revision: list[str] = Field(
+        description="The Alembic revision(s) the database is at.", examples=[["0005"]]
+    )
+    durability: Durability = Field(
+        description="synchronous_commit and fsync as the service's sessions see them.",
+        examples=[{"synchronous_commit": "on", "fsync": "on"}],
+    )
+
+
+@dataclass(frozen=True)
+class _Check:
+    revisions: frozenset[str]
+    synchronous_commit: str
+    fsync: str
+
+
+DURABLE_OFF = "off"
+
+
+async def _check(engine: AsyncEngine) -> _Check:
+    revisions = await migrate.current_revisions(engine)
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT current_setting('synchronous_commit'), current_setting('fsync')")
+            )
+        ).one()
+    return _Check(revisions, str(row[0]), str(row[1]))
 
 
 @router.get("/healthz", response_model=Health)
@@ -32,13 +80,23 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Ready,
-    responses={503: {"description": "Database unreachable or schema not at the Alembic head"}},
+    responses={
+        503: problem_doc(
+            "Database unreachable or too slow to answer within READYZ_TIMEOUT_SECONDS, schema "
+            "not at the Alembic head, or synchronous_commit/fsync off; see Retry-After."
+        )
+    },
 )
 async def readyz(request: Request) -> Ready | JSONResponse:
-    """Readiness: the database answers and its schema is at the Alembic head."""
-    retry = {"Retry-After": str(request.app.state.settings.retry_after_seconds)}
+    """Readiness: the database answers in time, its schema is at the Alembic head, and its
+    commits are durable."""
+    settings = request.app.state.settings
+    retry = {"Retry-After": str(settings.retry_after_seconds)}
     try:
-        current = await migrate.current_revisions(request.app.state.engine)
+        # Its own bound: a frozen database must make the probe fail, not hang it.
+        check = await asyncio.wait_for(
+            _check(request.app.state.engine), timeout=settings.readyz_timeout_seconds
+        )
     except Exception as exc:
         if not is_database_unavailable(exc):
             raise
@@ -50,13 +108,31 @@ async def readyz(request: Request) -> Ready | JSONResponse:
             headers=retry,
         )
     heads = migrate.head_revisions()
-    if current != heads:
+    if check.revisions != heads:
         return problem(
             503,
             "Service Unavailable",
-            f"Schema at {sorted(current) or 'nothing'}, head is {sorted(heads)}: "
+            f"Schema at {sorted(check.revisions) or 'nothing'}, head is {sorted(heads)}: "
             "run `alembic upgrade head`.",
             slug="schema-behind",
             headers=retry,
         )
-    return Ready(revision=sorted(current))
+    durability = Durability(synchronous_commit=check.synchronous_commit, fsync=check.fsync)
+    off = [
+        name
+        for name, value in (
+            ("synchronous_commit", check.synchronous_commit),
+            ("fsync", check.fsync),
+        )
+        if value == DURABLE_OFF
+    ]
+    if off and settings.require_durable_commits:
+        return problem(
+            503,
+            "Service Unavailable",
+            f"{' and '.join(off)} off: acknowledged writes could be lost in a crash.",
+            slug="durability-off",
+            headers=retry,
+            durability=durability.model_dump(),
+        )
+    return Ready(revision=sorted(check.revisions), durability=durability)

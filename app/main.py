@@ -22,6 +22,7 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.idempotency import dependencies as idempotency
 from app.idempotency import service as idempotency_service
+from app.load_shedding import InFlightLimit
 from app.middleware import BodySizeLimit
 from app.observability import install_observability, start_metrics_listener
 from app.widget.router import router as widget_router
@@ -106,6 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added first = innermost: request id → body size → CORS → caller → route.
     app.add_middleware(Authentication, prefix="/api/v1")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_in_flight_requests,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

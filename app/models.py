@@ -12,6 +12,7 @@ from app.experts.models import (
     ItalianFeedbackCategory,
 )
 from app.idempotency.models import IdempotencyKey
+from app.quality.models import QueryCurrentVote, QuerySignal
 from app.routing.models import RoutingConfidence, RoutingFeedback, RoutingMetric, RoutingStrategy
 from app.users.models import User
 from app.votes.models import Vote, VoteDirection
@@ -30,6 +31,8 @@ __all__ = [
     "FeedbackType",
     "IdempotencyKey",
     "ItalianFeedbackCategory",
+    "QueryCurrentVote",
+    "QuerySignal",
     "RoutingConfidence",
     "RoutingFeedback",
     "RoutingMetric",

@@ -12,6 +12,8 @@ from alembic_utils.pg_trigger import PGTrigger
 from alembic_utils.replaceable_entity import ReplaceableEntity
 from sqlmodel import SQLModel
 
+from app.quality import triggers as quality_triggers
+
 # clock_timestamp(), not now(): an update later in the same transaction as the insert
 # must still move updated_at.
 set_updated_at = PGFunction(
@@ -99,4 +101,5 @@ def replaceable_entities() -> list[ReplaceableEntity]:
         *(updated_at_trigger(t) for t in tables_with_updated_at()),
         cache_feedback_tally,
         cache_feedback_tally_trigger,
+        *quality_triggers.replaceable_entities(),
     ]

@@ -1,0 +1,311 @@
+"""Triggers that keep `query_current_votes` and `query_signals` right in the write path.
+
+Statement-level triggers with transition tables (`REFERENCING NEW/OLD TABLE`): one run per
+INSERT/DELETE/UPDATE statement however many rows it carries, so a batched multi-row vote
+INSERT costs one pass, and erasure, retention purges and cascades are covered because they
+are plain DELETEs.
+
+Concurrency: every change to one query's signals first locks its `query_signals` row
+(created if missing), in `query_id` order, so two transactions touching the same query
+run one after the other; each recount then runs in its own statement, whose READ COMMITTED
+snapshot already holds what the other transaction committed. A recount reads only that
+query's current votes (primary-key range), never the `votes` table at large.
+"""
+
+from __future__ import annotations
+
+from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_trigger import PGTrigger
+from alembic_utils.replaceable_entity import ReplaceableEntity
+
+from app.quality.priority import PRIORITY_SQL
+
+quality_priority = PGFunction(
+    schema="public",
+    signature="quality_priority(down bigint, up bigint, reasoned bigint, traffic bigint)",
+    definition=f"""
+RETURNS double precision
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $function$
+{PRIORITY_SQL}
+$function$
+""",
+)
+
+# Locks (creating when missing) the signals rows of `query_ids`, sorted. A row deleted by a
+# transaction we waited for is skipped by FOR UPDATE, so loop until every row is held.
+quality_lock_queries = PGFunction(
+    schema="public",
+    signature="quality_lock_queries(query_ids uuid[])",
+    definition="""
+RETURNS void
+LANGUAGE plpgsql
+AS $function$
+DECLARE
+    wanted integer := (SELECT count(DISTINCT q) FROM unnest(query_ids) AS q);
+    held integer;
+BEGIN
+    LOOP
+        INSERT INTO query_signals (query_id)
+        SELECT DISTINCT q FROM unnest(query_ids) AS q ORDER BY q
+        ON CONFLICT (query_id) DO NOTHING;
+        SELECT count(*) INTO held FROM (
+            SELECT 1 FROM query_signals WHERE query_id = ANY(query_ids)
+            ORDER BY query_id FOR UPDATE
+        ) AS locked;
+        EXIT WHEN held >= wanted;
+    END LOOP;
+END;
+$function$
+""",
+)
+
+# Recounts the vote tallies and priority of `query_ids` from their current votes (traffic
+# is unknown: no column links a query to what served it, so it is 0). A row left with no
+# vote and no review is removed.
+quality_refresh_votes = PGFunction(
+    schema="public",
+    signature="quality_refresh_votes(query_ids uuid[])",
+    definition="""
+RETURNS void
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    UPDATE query_signals AS s
+    SET down_votes = t.down,
+        up_votes = t.up,
+        reasoned_down_votes = t.reasoned,
+        reasons = t.reasons,
+        priority = quality_priority(t.down, t.up, t.reasoned, 0)
+    FROM (
+        SELECT q.query_id,
+               count(c.vote) FILTER (WHERE c.vote = 'down') AS down,
+               count(c.vote) FILTER (WHERE c.vote = 'up') AS up,
+               count(c.vote) FILTER (WHERE c.vote = 'down' AND cardinality(c.reasons) > 0)
+                   AS reasoned,
+               coalesce((
+                   SELECT jsonb_object_agg(r.reason, r.n)
+                   FROM (
+                       SELECT x.reason, count(*) AS n
+                       FROM query_current_votes AS d
+                       CROSS JOIN LATERAL (SELECT DISTINCT unnest(d.reasons) AS reason) AS x
+                       WHERE d.query_id = q.query_id AND d.vote = 'down'
+                       GROUP BY x.reason
+                   ) AS r
+               ), '{}'::jsonb) AS reasons
+        FROM (SELECT DISTINCT unnest(query_ids) AS query_id) AS q
+        LEFT JOIN query_current_votes AS c ON c.query_id = q.query_id
+        GROUP BY q.query_id
+    ) AS t
+    WHERE s.query_id = t.query_id;
+    DELETE FROM query_signals
+    WHERE query_id = ANY(query_ids)
+      AND down_votes = 0 AND up_votes = 0 AND first_reviewed_at IS NULL;
+END;
+$function$
+""",
+)
+
+# Re-derives the current vote of each (query_id, conversation_id) pair from `votes` (after
+# a delete or an update), then recounts those queries.
+quality_rederive_votes = PGFunction(
+    schema="public",
+    signature="quality_rederive_votes(query_ids uuid[], conversation_ids text[])",
+    definition="""
+RETURNS void
+LANGUAGE plpgsql
+AS $function$
+DECLARE
+    touched uuid[] := ARRAY(SELECT DISTINCT q FROM unnest(query_ids) AS q ORDER BY q);
+BEGIN
+    IF cardinality(touched) = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM quality_lock_queries(touched);
+    DELETE FROM query_current_votes AS c
+    USING unnest(query_ids, conversation_ids) AS p(query_id, conversation_id)
+    WHERE c.query_id = p.query_id AND c.conversation_id = p.conversation_id;
+    INSERT INTO query_current_votes (query_id, conversation_id, vote_id, vote, reasons, voted_at)
+    SELECT v.query_id, v.conversation_id, v.id, v.vote, v.reasons, v.created_at
+    FROM (
+        SELECT DISTINCT p.query_id, p.conversation_id
+        FROM unnest(query_ids, conversation_ids) AS p(query_id, conversation_id)
+    ) AS p
+    CROSS JOIN LATERAL (
+        SELECT w.query_id, w.conversation_id, w.id, w.vote, w.reasons, w.created_at
+        FROM votes AS w
+        WHERE w.conversation_id = p.conversation_id AND w.query_id = p.query_id
+        ORDER BY w.created_at DESC, w.id DESC
+        LIMIT 1
+    ) AS v;
+    PERFORM quality_refresh_votes(touched);
+END;
+$function$
+""",
+)
+
+# INSERT: the newest inserted vote of each pair replaces the current one if it is newer
+# (created_at, then id: the order votes analytics uses). DELETE/UPDATE: re-derive the pairs.
+quality_votes_changed = PGFunction(
+    schema="public",
+    signature="quality_votes_changed()",
+    definition="""
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+DECLARE
+    touched uuid[];
+    qids uuid[];
+    convs text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        touched := ARRAY(
+            SELECT DISTINCT query_id FROM new_rows WHERE query_id IS NOT NULL ORDER BY query_id
+        );
+        IF cardinality(touched) = 0 THEN
+            RETURN NULL;
+        END IF;
+        PERFORM quality_lock_queries(touched);
+        INSERT INTO query_current_votes AS c
+            (query_id, conversation_id, vote_id, vote, reasons, voted_at)
+        SELECT DISTINCT ON (query_id, conversation_id)
+               query_id, conversation_id, id, vote, reasons, created_at
+        FROM new_rows
+        WHERE query_id IS NOT NULL
+        ORDER BY query_id, conversation_id, created_at DESC, id DESC
+        ON CONFLICT (query_id, conversation_id) DO UPDATE
+        SET vote_id = EXCLUDED.vote_id,
+            vote = EXCLUDED.vote,
+            reasons = EXCLUDED.reasons,
+            voted_at = EXCLUDED.voted_at
+        WHERE (EXCLUDED.voted_at, EXCLUDED.vote_id) > (c.voted_at, c.vote_id);
+        PERFORM quality_refresh_votes(touched);
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        SELECT array_agg(query_id), array_agg(conversation_id) INTO qids, convs
+        FROM (SELECT DISTINCT query_id, conversation_id FROM old_rows
+              WHERE query_id IS NOT NULL) AS p;
+    ELSE
+        SELECT array_agg(query_id), array_agg(conversation_id) INTO qids, convs
+        FROM (SELECT query_id, conversation_id FROM old_rows WHERE query_id IS NOT NULL
+              UNION
+              SELECT query_id, conversation_id FROM new_rows WHERE query_id IS NOT NULL) AS p;
+    END IF;
+    IF qids IS NOT NULL THEN
+        PERFORM quality_rederive_votes(qids, convs);
+    END IF;
+    RETURN NULL;
+END;
+$function$
+""",
+)
+
+# Review state of `query_ids`: first review time (the query leaves the queue) and the
+# latest verdict (created_at, then id), recomputed from expert_feedback.
+quality_refresh_reviews = PGFunction(
+    schema="public",
+    signature="quality_refresh_reviews(query_ids uuid[])",
+    definition="""
+RETURNS void
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM quality_lock_queries(query_ids);
+    UPDATE query_signals AS s
+    SET first_reviewed_at = r.first_at,
+        verdict = r.feedback_type,
+        verdict_at = r.created_at
+    FROM (
+        SELECT q.query_id, f.first_at, l.feedback_type, l.created_at
+        FROM (SELECT DISTINCT unnest(query_ids) AS query_id) AS q
+        CROSS JOIN LATERAL (
+            SELECT min(e.created_at) AS first_at FROM expert_feedback AS e
+            WHERE e.query_id = q.query_id
+        ) AS f
+        LEFT JOIN LATERAL (
+            SELECT e.feedback_type, e.created_at FROM expert_feedback AS e
+            WHERE e.query_id = q.query_id
+            ORDER BY e.created_at DESC, e.id DESC
+            LIMIT 1
+        ) AS l ON true
+    ) AS r
+    WHERE s.query_id = r.query_id;
+    DELETE FROM query_signals
+    WHERE query_id = ANY(query_ids)
+      AND down_votes = 0 AND up_votes = 0 AND first_reviewed_at IS NULL;
+END;
+$function$
+""",
+)
+
+quality_expert_feedback_changed = PGFunction(
+    schema="public",
+    signature="quality_expert_feedback_changed()",
+    definition="""
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+DECLARE
+    touched uuid[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        touched := ARRAY(SELECT DISTINCT query_id FROM new_rows ORDER BY query_id);
+    ELSIF TG_OP = 'DELETE' THEN
+        touched := ARRAY(SELECT DISTINCT query_id FROM old_rows ORDER BY query_id);
+    ELSE
+        touched := ARRAY(
+            SELECT query_id FROM old_rows UNION SELECT query_id FROM new_rows ORDER BY 1
+        );
+    END IF;
+    IF cardinality(touched) > 0 THEN
+        PERFORM quality_refresh_reviews(touched);
+    END IF;
+    RETURN NULL;
+END;
+$function$
+""",
+)
+
+
+def _trigger(table: str, event: str, function: str) -> PGTrigger:
+    transitions = {
+        "INSERT": "REFERENCING NEW TABLE AS new_rows",
+        "DELETE": "REFERENCING OLD TABLE AS old_rows",
+        "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    }[event]
+    return PGTrigger(
+        schema="public",
+        signature=f"trg_{table}_quality_{event.lower()}",
+        on_entity=f"public.{table}",
+        is_constraint=False,
+        definition=(
+            f"AFTER {event} ON public.{table} {transitions} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION public.{function}()"
+        ),
+    )
+
+
+FUNCTIONS: list[PGFunction] = [
+    quality_priority,
+    quality_lock_queries,
+    quality_refresh_votes,
+    quality_rederive_votes,
+    quality_votes_changed,
+    quality_refresh_reviews,
+    quality_expert_feedback_changed,
+]
+TRIGGERS: list[PGTrigger] = [
+    _trigger(table, event, function)
+    for table, function in (
+        ("votes", "quality_votes_changed"),
+        ("expert_feedback", "quality_expert_feedback_changed"),
+    )
+    for event in ("INSERT", "DELETE", "UPDATE")
+]
+
+
+def replaceable_entities() -> list[ReplaceableEntity]:
+    """This domain's functions and triggers, for app/triggers.py to register."""
+    return [*FUNCTIONS, *TRIGGERS]

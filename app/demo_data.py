@@ -184,6 +184,9 @@ DATA_TABLES = [
     "expert_profiles",
     "expert_feedback",
     "expert_faq_candidates",
+    # Filled by the quality-loop triggers from the demo votes and reviews above.
+    "query_current_votes",
+    "query_signals",
 ]
 
 

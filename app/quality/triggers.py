@@ -33,6 +33,30 @@ $function$
 """,
 )
 
+# {reason: count} plus {reason: delta}; reasons whose count drops to 0 disappear.
+quality_merge_reasons = PGFunction(
+    schema="public",
+    signature="quality_merge_reasons(counts jsonb, deltas jsonb)",
+    definition="""
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $function$
+SELECT coalesce(jsonb_object_agg(key, n), '{}'::jsonb)
+FROM (
+    SELECT key, sum(n) AS n
+    FROM (
+        SELECT key, CAST(value AS bigint) AS n FROM jsonb_each_text(counts)
+        UNION ALL
+        SELECT key, CAST(value AS bigint) FROM jsonb_each_text(coalesce(deltas, '{}'::jsonb))
+    ) AS both_sides
+    GROUP BY key
+    HAVING sum(n) > 0
+) AS merged
+$function$
+""",
+)
+
 # Locks (creating when missing) the signals rows of `query_ids`, sorted. A row deleted by a
 # transaction we waited for is skipped by FOR UPDATE, so loop until every row is held.
 quality_lock_queries = PGFunction(
@@ -63,7 +87,8 @@ $function$
 
 # Recounts the vote tallies and priority of `query_ids` from their current votes (traffic
 # is unknown: no column links a query to what served it, so it is 0). A row left with no
-# vote and no review is removed.
+# vote and no review is removed. The LATERAL subqueries and `= ANY(...)` keep every step
+# an index lookup per query: a plain join over a big batch plans as a full-table hash join.
 quality_refresh_votes = PGFunction(
     schema="public",
     signature="quality_refresh_votes(query_ids uuid[])",
@@ -79,26 +104,28 @@ BEGIN
         reasons = t.reasons,
         priority = quality_priority(t.down, t.up, t.reasoned, 0)
     FROM (
-        SELECT q.query_id,
-               count(c.vote) FILTER (WHERE c.vote = 'down') AS down,
-               count(c.vote) FILTER (WHERE c.vote = 'up') AS up,
-               count(c.vote) FILTER (WHERE c.vote = 'down' AND cardinality(c.reasons) > 0)
-                   AS reasoned,
-               coalesce((
-                   SELECT jsonb_object_agg(r.reason, r.n)
-                   FROM (
-                       SELECT x.reason, count(*) AS n
-                       FROM query_current_votes AS d
-                       CROSS JOIN LATERAL (SELECT DISTINCT unnest(d.reasons) AS reason) AS x
-                       WHERE d.query_id = q.query_id AND d.vote = 'down'
-                       GROUP BY x.reason
-                   ) AS r
-               ), '{}'::jsonb) AS reasons
+        SELECT q.query_id, v.down, v.up, v.reasoned, coalesce(r.reasons, '{}'::jsonb) AS reasons
         FROM (SELECT DISTINCT unnest(query_ids) AS query_id) AS q
-        LEFT JOIN query_current_votes AS c ON c.query_id = q.query_id
-        GROUP BY q.query_id
+        CROSS JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE c.vote = 'down') AS down,
+                   count(*) FILTER (WHERE c.vote = 'up') AS up,
+                   count(*) FILTER (WHERE c.vote = 'down' AND cardinality(c.reasons) > 0)
+                       AS reasoned
+            FROM query_current_votes AS c
+            WHERE c.query_id = q.query_id
+        ) AS v
+        CROSS JOIN LATERAL (
+            SELECT jsonb_object_agg(x.reason, x.n) AS reasons
+            FROM (
+                SELECT d.reason, count(*) AS n
+                FROM query_current_votes AS c
+                CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS d
+                WHERE c.query_id = q.query_id AND c.vote = 'down'
+                GROUP BY d.reason
+            ) AS x
+        ) AS r
     ) AS t
-    WHERE s.query_id = t.query_id;
+    WHERE s.query_id = t.query_id AND s.query_id = ANY(query_ids);
     DELETE FROM query_signals
     WHERE query_id = ANY(query_ids)
       AND down_votes = 0 AND up_votes = 0 AND first_reviewed_at IS NULL;
@@ -125,7 +152,8 @@ BEGIN
     PERFORM quality_lock_queries(touched);
     DELETE FROM query_current_votes AS c
     USING unnest(query_ids, conversation_ids) AS p(query_id, conversation_id)
-    WHERE c.query_id = p.query_id AND c.conversation_id = p.conversation_id;
+    WHERE c.query_id = p.query_id AND c.conversation_id = p.conversation_id
+      AND c.query_id = ANY(touched);
     INSERT INTO query_current_votes (query_id, conversation_id, vote_id, vote, reasons, voted_at)
     SELECT v.query_id, v.conversation_id, v.id, v.vote, v.reasons, v.created_at
     FROM (
@@ -145,8 +173,9 @@ $function$
 """,
 )
 
-# INSERT: the newest inserted vote of each pair replaces the current one if it is newer
-# (created_at, then id: the order votes analytics uses). DELETE/UPDATE: re-derive the pairs.
+# INSERT (the hot path): the newest inserted vote of each pair replaces the current one if
+# it is newer (created_at, then id: the order votes analytics uses) and the tallies move by
+# the difference. DELETE/UPDATE (erasure, retention, rare): re-derive the pairs, recount.
 quality_votes_changed = PGFunction(
     schema="public",
     signature="quality_votes_changed()",
@@ -167,20 +196,77 @@ BEGIN
             RETURN NULL;
         END IF;
         PERFORM quality_lock_queries(touched);
-        INSERT INTO query_current_votes AS c
-            (query_id, conversation_id, vote_id, vote, reasons, voted_at)
-        SELECT DISTINCT ON (query_id, conversation_id)
-               query_id, conversation_id, id, vote, reasons, created_at
-        FROM new_rows
-        WHERE query_id IS NOT NULL
-        ORDER BY query_id, conversation_id, created_at DESC, id DESC
-        ON CONFLICT (query_id, conversation_id) DO UPDATE
-        SET vote_id = EXCLUDED.vote_id,
-            vote = EXCLUDED.vote,
-            reasons = EXCLUDED.reasons,
-            voted_at = EXCLUDED.voted_at
-        WHERE (EXCLUDED.voted_at, EXCLUDED.vote_id) > (c.voted_at, c.vote_id);
-        PERFORM quality_refresh_votes(touched);
+        -- Under the lock, `previous` (this statement's snapshot) is exactly what `upserted`
+        -- replaces, so the tallies move by (new current votes - the ones they replace)
+        -- without re-reading the query's other votes. LATERAL keeps each lookup on the PK.
+        WITH incoming AS (
+            SELECT DISTINCT ON (query_id, conversation_id)
+                   query_id, conversation_id, id, vote, reasons, created_at
+            FROM new_rows
+            WHERE query_id IS NOT NULL
+            ORDER BY query_id, conversation_id, created_at DESC, id DESC
+        ),
+        previous AS (
+            SELECT i.query_id, i.conversation_id, p.vote, p.reasons
+            FROM incoming AS i
+            CROSS JOIN LATERAL (
+                SELECT c.vote, c.reasons FROM query_current_votes AS c
+                WHERE c.query_id = i.query_id AND c.conversation_id = i.conversation_id
+            ) AS p
+        ),
+        upserted AS (
+            INSERT INTO query_current_votes AS c
+                (query_id, conversation_id, vote_id, vote, reasons, voted_at)
+            SELECT query_id, conversation_id, id, vote, reasons, created_at FROM incoming
+            ON CONFLICT (query_id, conversation_id) DO UPDATE
+            SET vote_id = EXCLUDED.vote_id,
+                vote = EXCLUDED.vote,
+                reasons = EXCLUDED.reasons,
+                voted_at = EXCLUDED.voted_at
+            WHERE (EXCLUDED.voted_at, EXCLUDED.vote_id) > (c.voted_at, c.vote_id)
+            RETURNING c.query_id, c.conversation_id, c.vote, c.reasons
+        ),
+        changes AS (
+            SELECT u.query_id, 1 AS sign, u.vote, u.reasons FROM upserted AS u
+            UNION ALL
+            SELECT p.query_id, -1, p.vote, p.reasons
+            FROM previous AS p
+            JOIN upserted AS u USING (query_id, conversation_id)
+        ),
+        reason_deltas AS (
+            SELECT query_id, jsonb_object_agg(reason, n) AS deltas
+            FROM (
+                SELECT ch.query_id, r.reason, sum(ch.sign) AS n
+                FROM changes AS ch
+                CROSS JOIN LATERAL (SELECT DISTINCT unnest(ch.reasons) AS reason) AS r
+                WHERE ch.vote = 'down'
+                GROUP BY ch.query_id, r.reason
+                HAVING sum(ch.sign) <> 0
+            ) AS per_reason
+            GROUP BY query_id
+        ),
+        tallies AS (
+            SELECT ch.query_id,
+                   coalesce(sum(ch.sign) FILTER (WHERE ch.vote = 'down'), 0) AS down,
+                   coalesce(sum(ch.sign) FILTER (WHERE ch.vote = 'up'), 0) AS up,
+                   coalesce(sum(ch.sign) FILTER (
+                       WHERE ch.vote = 'down' AND cardinality(ch.reasons) > 0
+                   ), 0) AS reasoned
+            FROM changes AS ch
+            GROUP BY ch.query_id
+        )
+        UPDATE query_signals AS s
+        SET down_votes = s.down_votes + t.down,
+            up_votes = s.up_votes + t.up,
+            reasoned_down_votes = s.reasoned_down_votes + t.reasoned,
+            reasons = CASE WHEN d.deltas IS NULL THEN s.reasons
+                           ELSE quality_merge_reasons(s.reasons, d.deltas) END,
+            priority = quality_priority(
+                s.down_votes + t.down, s.up_votes + t.up, s.reasoned_down_votes + t.reasoned, 0
+            )
+        FROM tallies AS t
+        LEFT JOIN reason_deltas AS d ON d.query_id = t.query_id
+        WHERE s.query_id = t.query_id AND s.query_id = ANY(touched);
         RETURN NULL;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -231,7 +317,7 @@ BEGIN
             LIMIT 1
         ) AS l ON true
     ) AS r
-    WHERE s.query_id = r.query_id;
+    WHERE s.query_id = r.query_id AND s.query_id = ANY(query_ids);
     DELETE FROM query_signals
     WHERE query_id = ANY(query_ids)
       AND down_votes = 0 AND up_votes = 0 AND first_reviewed_at IS NULL;
@@ -289,6 +375,7 @@ def _trigger(table: str, event: str, function: str) -> PGTrigger:
 
 FUNCTIONS: list[PGFunction] = [
     quality_priority,
+    quality_merge_reasons,
     quality_lock_queries,
     quality_refresh_votes,
     quality_rederive_votes,

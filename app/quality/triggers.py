@@ -7,9 +7,11 @@ are plain DELETEs.
 
 Concurrency: every change to one query's signals first locks its `query_signals` row
 (created if missing), in `query_id` order, so two transactions touching the same query
-run one after the other; each recount then runs in its own statement, whose READ COMMITTED
-snapshot already holds what the other transaction committed. A recount reads only that
-query's current votes (primary-key range), never the `votes` table at large.
+run one after the other, and the next statement's READ COMMITTED snapshot already holds
+what the other one committed. Under that lock an INSERT moves the tallies by a delta (the
+new current votes minus the ones they replace, one primary-key lookup each); a DELETE or
+UPDATE (erasure, retention, rare) re-derives the pairs it touched and recounts those
+queries from their current votes. Neither reads the `votes` table at large.
 """
 
 from __future__ import annotations

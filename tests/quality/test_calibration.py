@@ -169,3 +169,15 @@ def test_openapi_documents_fields_and_statuses(app: Any) -> None:
         for prop, schema in spec["components"]["schemas"][name]["properties"].items():
             assert schema.get("description"), (name, prop)
             assert schema.get("examples") or schema.get("example") is not None, (name, prop)
+
+
+async def test_calibration_reads_only_the_signals_in_its_window(db: AsyncSession) -> None:
+    from app.quality.service import calibration_statement
+
+    now = dt.datetime.now(dt.UTC)
+    stmt = calibration_statement(start=now - dt.timedelta(days=30), end=now, top=50, explain=True)
+    await db.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in (await db.execute(stmt)).all())
+    assert "ix_query_signals_verdict_at" in plan
+    assert " votes" not in plan
+    assert "query_current_votes" not in plan

@@ -50,6 +50,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/analytics/experts"): {ADMIN},
     ("DELETE", "/api/v1/users/{user_id}"): {ADMIN},
     ("GET", "/api/v1/export/{dataset}"): {ADMIN},
+    ("GET", "/api/v1/review-queue"): {ADMIN},
+    ("GET", "/api/v1/analytics/calibration"): {ADMIN},
 }
 
 PATH_VALUES = {

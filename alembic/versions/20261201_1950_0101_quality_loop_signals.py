@@ -35,7 +35,7 @@ quality_merge_reasons = PGFunction(
 quality_lock_queries = PGFunction(
     schema="public",
     signature="quality_lock_queries(query_ids uuid[])",
-    definition="RETURNS void\nLANGUAGE plpgsql\nAS $function$\nDECLARE\n    wanted integer := (SELECT count(DISTINCT q) FROM unnest(query_ids) AS q);\n    held integer;\nBEGIN\n    LOOP\n        INSERT INTO query_signals (query_id)\n        SELECT DISTINCT q FROM unnest(query_ids) AS q ORDER BY q\n        ON CONFLICT (query_id) DO NOTHING;\n        SELECT count(*) INTO held FROM (\n            SELECT 1 FROM query_signals WHERE query_id = ANY(query_ids)\n            ORDER BY query_id FOR UPDATE\n        ) AS locked;\n        EXIT WHEN held >= wanted;\n    END LOOP;\nEND;\n$function$",
+    definition="RETURNS void\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    PERFORM pg_advisory_xact_lock(1903389031, keys.k)\n    FROM (\n        SELECT DISTINCT hashtext(CAST(q AS text)) AS k FROM unnest(query_ids) AS q\n        ORDER BY k\n        OFFSET 0\n    ) AS keys;\n    INSERT INTO query_signals (query_id)\n    SELECT DISTINCT q FROM unnest(query_ids) AS q\n    ON CONFLICT (query_id) DO NOTHING;\nEND;\n$function$",
 )
 
 quality_refresh_votes = PGFunction(

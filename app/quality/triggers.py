@@ -5,8 +5,8 @@ INSERT/DELETE/UPDATE statement however many rows it carries, so a batched multi-
 INSERT costs one pass, and erasure, retention purges and cascades are covered because they
 are plain DELETEs.
 
-Concurrency: every change to one query's signals first locks its `query_signals` row
-(created if missing), in `query_id` order, so two transactions touching the same query
+Concurrency: every change to one query's signals first takes that query's advisory lock
+(in key order, see `quality_lock_queries`), so two transactions touching the same query
 run one after the other, and the next statement's READ COMMITTED snapshot already holds
 what the other one committed. Under that lock an INSERT moves the tallies by a delta (the
 new current votes minus the ones they replace, one primary-key lookup each); a DELETE or
@@ -59,8 +59,11 @@ $function$
 """,
 )
 
-# Locks (creating when missing) the signals rows of `query_ids`, sorted. A row deleted by a
-# transaction we waited for is skipped by FOR UPDATE, so loop until every row is held.
+# Serialises writers of the signals of `query_ids` with transaction-level advisory locks
+# (class 0x71736967, "qsig"; key hashtext(query_id)), taken in key order so that two
+# writers sharing keys take them in the same order and cannot deadlock; then makes sure
+# every signals row exists. Advisory, not row, locks: nothing is written to lock, and a
+# row deleted by a writer we waited for cannot be skipped.
 quality_lock_queries = PGFunction(
     schema="public",
     signature="quality_lock_queries(query_ids uuid[])",
@@ -68,20 +71,16 @@ quality_lock_queries = PGFunction(
 RETURNS void
 LANGUAGE plpgsql
 AS $function$
-DECLARE
-    wanted integer := (SELECT count(DISTINCT q) FROM unnest(query_ids) AS q);
-    held integer;
 BEGIN
-    LOOP
-        INSERT INTO query_signals (query_id)
-        SELECT DISTINCT q FROM unnest(query_ids) AS q ORDER BY q
-        ON CONFLICT (query_id) DO NOTHING;
-        SELECT count(*) INTO held FROM (
-            SELECT 1 FROM query_signals WHERE query_id = ANY(query_ids)
-            ORDER BY query_id FOR UPDATE
-        ) AS locked;
-        EXIT WHEN held >= wanted;
-    END LOOP;
+    PERFORM pg_advisory_xact_lock(1903389031, keys.k)
+    FROM (
+        SELECT DISTINCT hashtext(CAST(q AS text)) AS k FROM unnest(query_ids) AS q
+        ORDER BY k
+        OFFSET 0
+    ) AS keys;
+    INSERT INTO query_signals (query_id)
+    SELECT DISTINCT q FROM unnest(query_ids) AS q
+    ON CONFLICT (query_id) DO NOTHING;
 END;
 $function$
 """,

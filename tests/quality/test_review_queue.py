@@ -296,3 +296,76 @@ async def test_the_queue_statement_reads_only_its_index(db: AsyncSession) -> Non
     plan = "\n".join(r[0] for r in (await db.execute(sa.text(f"EXPLAIN {compiled}"))).all())
     assert "ix_query_signals_review_queue" in plan
     assert " votes" not in plan
+
+
+async def test_random_write_sequences_keep_both_tables_equal_to_a_recount(
+    db: AsyncSession, reviewed: Reviewed
+) -> None:
+    # A seeded random mix of what production does to votes and reviews: single and
+    # multi-row inserts (with backdated rows), erasure-style deletes, purges, updates,
+    # reviews and their removal; the trigger-kept state is checked after every step.
+    import random
+
+    rng = random.Random(1414)
+    expert = await reviewed(q(99), "correct")
+    for _ in range(60):
+        step = rng.choice(["insert", "batch", "delete", "purge", "update", "review", "unreview"])
+        if step in ("insert", "batch"):
+            rows = [
+                {
+                    "c": f"c{rng.randrange(8)}",
+                    "v": rng.choice(["up", "down"]),
+                    "q": q(rng.randrange(1, 6)) if rng.random() < 0.9 else None,
+                    "r": rng.sample(["a", "b", "c"], rng.randrange(3)),
+                    "age": rng.choice([0, 0, 0, 5, 50]),
+                }
+                for _ in range(1 if step == "insert" else rng.randrange(2, 12))
+            ]
+            values = ", ".join(
+                f"(:c{i}, CAST(:v{i} AS vote_direction), :q{i}, CAST(:r{i} AS text[]), "
+                f"clock_timestamp() - make_interval(mins => :age{i}))"
+                for i in range(len(rows))
+            )
+            params = {f"{k}{i}": row[k] for i, row in enumerate(rows) for k in row}
+            await db.execute(
+                sa.text(
+                    "INSERT INTO votes (conversation_id, vote, query_id, reasons, created_at) "
+                    f"VALUES {values}"
+                ),
+                params,
+            )
+        elif step == "delete":
+            await db.execute(
+                sa.text("DELETE FROM votes WHERE conversation_id = :c"),
+                {"c": f"c{rng.randrange(8)}"},
+            )
+        elif step == "purge":
+            await db.execute(
+                sa.text(
+                    "DELETE FROM votes WHERE created_at < clock_timestamp() - interval '30 min'"
+                )
+            )
+        elif step == "update":
+            await db.execute(
+                sa.text(
+                    "UPDATE votes SET vote = CAST(CASE vote WHEN 'up' THEN 'down' ELSE 'up' END "
+                    "AS vote_direction) "
+                    "WHERE conversation_id = :c"
+                ),
+                {"c": f"c{rng.randrange(8)}"},
+            )
+        elif step == "review":
+            await db.execute(
+                sa.text(
+                    "INSERT INTO expert_feedback (query_id, expert_id, feedback_type, query_text, "
+                    "original_answer, confidence_score, time_spent_seconds) "
+                    "VALUES (:q, :e, 'correct', 'q', 'a', 0.9, 30)"
+                ),
+                {"q": q(rng.randrange(1, 6)), "e": expert["expert_id"]},
+            )
+        else:
+            await db.execute(
+                sa.text("DELETE FROM expert_feedback WHERE query_id = :q"),
+                {"q": q(rng.randrange(1, 6))},
+            )
+        await assert_consistent(db)

@@ -68,6 +68,18 @@ quality_expert_feedback_changed = PGFunction(
     definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nDECLARE\n    touched uuid[];\nBEGIN\n    IF TG_OP = 'INSERT' THEN\n        touched := ARRAY(SELECT DISTINCT query_id FROM new_rows ORDER BY query_id);\n    ELSIF TG_OP = 'DELETE' THEN\n        touched := ARRAY(SELECT DISTINCT query_id FROM old_rows ORDER BY query_id);\n    ELSE\n        touched := ARRAY(\n            SELECT query_id FROM old_rows UNION SELECT query_id FROM new_rows ORDER BY 1\n        );\n    END IF;\n    IF cardinality(touched) > 0 THEN\n        PERFORM quality_refresh_reviews(touched);\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
 )
 
+quality_votes_truncated = PGFunction(
+    schema="public",
+    signature="quality_votes_truncated()",
+    definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    DELETE FROM query_current_votes;\n    DELETE FROM query_signals WHERE first_reviewed_at IS NULL;\n    UPDATE query_signals\n    SET down_votes = 0, up_votes = 0, reasoned_down_votes = 0, reasons = '{}'::jsonb,\n        priority = 0;\n    RETURN NULL;\nEND;\n$function$",
+)
+
+quality_expert_feedback_truncated = PGFunction(
+    schema="public",
+    signature="quality_expert_feedback_truncated()",
+    definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    DELETE FROM query_signals WHERE down_votes = 0 AND up_votes = 0;\n    UPDATE query_signals SET first_reviewed_at = NULL, verdict = NULL, verdict_at = NULL;\n    RETURN NULL;\nEND;\n$function$",
+)
+
 trg_votes_quality_insert = PGTrigger(
     schema="public",
     signature="trg_votes_quality_insert",
@@ -116,6 +128,22 @@ trg_expert_feedback_quality_update = PGTrigger(
     definition="AFTER UPDATE ON public.expert_feedback REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.quality_expert_feedback_changed()",
 )
 
+trg_votes_quality_truncate = PGTrigger(
+    schema="public",
+    signature="trg_votes_quality_truncate",
+    on_entity="public.votes",
+    is_constraint=False,
+    definition="AFTER TRUNCATE ON public.votes FOR EACH STATEMENT EXECUTE FUNCTION public.quality_votes_truncated()",
+)
+
+trg_expert_feedback_quality_truncate = PGTrigger(
+    schema="public",
+    signature="trg_expert_feedback_quality_truncate",
+    on_entity="public.expert_feedback",
+    is_constraint=False,
+    definition="AFTER TRUNCATE ON public.expert_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.quality_expert_feedback_truncated()",
+)
+
 FUNCTIONS = [
     quality_priority,
     quality_merge_reasons,
@@ -125,6 +153,8 @@ FUNCTIONS = [
     quality_votes_changed,
     quality_refresh_reviews,
     quality_expert_feedback_changed,
+    quality_votes_truncated,
+    quality_expert_feedback_truncated,
 ]
 TRIGGERS = [
     trg_votes_quality_insert,
@@ -133,6 +163,8 @@ TRIGGERS = [
     trg_expert_feedback_quality_insert,
     trg_expert_feedback_quality_delete,
     trg_expert_feedback_quality_update,
+    trg_votes_quality_truncate,
+    trg_expert_feedback_quality_truncate,
 ]
 
 # The existing enum types, reused (never created or dropped here).

@@ -356,11 +356,50 @@ $function$
 )
 
 
+# TRUNCATE (an operator emptying a table by hand) has no transition table: reset the
+# derived state wholesale, keeping only what the other table still justifies.
+quality_votes_truncated = PGFunction(
+    schema="public",
+    signature="quality_votes_truncated()",
+    definition="""
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    DELETE FROM query_current_votes;
+    DELETE FROM query_signals WHERE first_reviewed_at IS NULL;
+    UPDATE query_signals
+    SET down_votes = 0, up_votes = 0, reasoned_down_votes = 0, reasons = '{}'::jsonb,
+        priority = 0;
+    RETURN NULL;
+END;
+$function$
+""",
+)
+
+quality_expert_feedback_truncated = PGFunction(
+    schema="public",
+    signature="quality_expert_feedback_truncated()",
+    definition="""
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    DELETE FROM query_signals WHERE down_votes = 0 AND up_votes = 0;
+    UPDATE query_signals SET first_reviewed_at = NULL, verdict = NULL, verdict_at = NULL;
+    RETURN NULL;
+END;
+$function$
+""",
+)
+
+
 def _trigger(table: str, event: str, function: str) -> PGTrigger:
     transitions = {
         "INSERT": "REFERENCING NEW TABLE AS new_rows",
         "DELETE": "REFERENCING OLD TABLE AS old_rows",
         "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "TRUNCATE": "",
     }[event]
     return PGTrigger(
         schema="public",
@@ -368,8 +407,8 @@ def _trigger(table: str, event: str, function: str) -> PGTrigger:
         on_entity=f"public.{table}",
         is_constraint=False,
         definition=(
-            f"AFTER {event} ON public.{table} {transitions} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION public.{function}()"
+            f"AFTER {event} ON public.{table} {transitions}".rstrip()
+            + f" FOR EACH STATEMENT EXECUTE FUNCTION public.{function}()"
         ),
     )
 
@@ -383,14 +422,20 @@ FUNCTIONS: list[PGFunction] = [
     quality_votes_changed,
     quality_refresh_reviews,
     quality_expert_feedback_changed,
+    quality_votes_truncated,
+    quality_expert_feedback_truncated,
 ]
 TRIGGERS: list[PGTrigger] = [
-    _trigger(table, event, function)
-    for table, function in (
-        ("votes", "quality_votes_changed"),
-        ("expert_feedback", "quality_expert_feedback_changed"),
-    )
-    for event in ("INSERT", "DELETE", "UPDATE")
+    *(
+        _trigger(table, event, function)
+        for table, function in (
+            ("votes", "quality_votes_changed"),
+            ("expert_feedback", "quality_expert_feedback_changed"),
+        )
+        for event in ("INSERT", "DELETE", "UPDATE")
+    ),
+    _trigger("votes", "TRUNCATE", "quality_votes_truncated"),
+    _trigger("expert_feedback", "TRUNCATE", "quality_expert_feedback_truncated"),
 ]
 
 

@@ -369,3 +369,18 @@ async def test_random_write_sequences_keep_both_tables_equal_to_a_recount(
                 {"q": q(rng.randrange(1, 6))},
             )
         await assert_consistent(db)
+
+
+async def test_truncate_resets_the_derived_state(
+    cast: Cast, reviewed: Reviewed, db: AsyncSession
+) -> None:
+    await cast("c1", "down", q(1), reasons=["a"])
+    await cast("c2", "up", q(2))
+    await reviewed(q(2), "correct")
+    await reviewed(q(3), "incorrect")
+    await db.execute(sa.text("TRUNCATE expert_feedback CASCADE"))
+    await assert_consistent(db)
+    await reviewed(q(1), "incorrect")
+    await db.execute(sa.text("TRUNCATE votes"))
+    await assert_consistent(db)
+    assert await db.scalar(sa.text("SELECT count(*) FROM query_signals")) == 1

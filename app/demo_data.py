@@ -185,6 +185,9 @@ DATA_TABLES = [
     "expert_feedback",
     "expert_faq_candidates",
     "user_erasures",
+    # Filled by the quality-loop triggers from the demo votes and reviews above.
+    "query_current_votes",
+    "query_signals",
 ]
 
 # The demo's user_erasures rows are sha256 of a demo label ('demo-erasure-N'), not an HMAC

@@ -13,6 +13,7 @@ from app.experts.models import (
 )
 from app.idempotency.models import IdempotencyKey
 from app.privacy.models import UserErasure
+from app.quality.models import QueryCurrentVote, QuerySignal
 from app.routing.models import RoutingConfidence, RoutingFeedback, RoutingMetric, RoutingStrategy
 from app.users.models import User
 from app.votes.models import Vote, VoteDirection
@@ -31,6 +32,8 @@ __all__ = [
     "FeedbackType",
     "IdempotencyKey",
     "ItalianFeedbackCategory",
+    "QueryCurrentVote",
+    "QuerySignal",
     "RoutingConfidence",
     "RoutingFeedback",
     "RoutingMetric",

@@ -13,6 +13,7 @@ from alembic_utils.replaceable_entity import ReplaceableEntity
 from sqlmodel import SQLModel
 
 from app.cache.flagging import GOOD_RATING
+from app.quality import triggers as quality_triggers
 
 # clock_timestamp(), not now(): an update later in the same transaction as the insert
 # must still move updated_at.
@@ -154,4 +155,5 @@ def replaceable_entities() -> list[ReplaceableEntity]:
         cache_feedback_tally_trigger,
         cache_feedback_supersede,
         cache_feedback_supersede_trigger,
+        *quality_triggers.replaceable_entities(),
     ]

@@ -65,6 +65,17 @@ STATEMENTS = [
         f"VALUES ('seed-conversation', 'down', '{SEED_QUERY_ID}', {SEED_USER_ID}, "
         f"'{SEED_EMAIL}', ARRAY['inaccurate'], 'wrong rate')",
     ),
+    # Filled by the quality triggers on votes and expert_feedback (nothing writes them
+    # directly); the check fails the seed if the triggers did not.
+    (
+        "query_current_votes",
+        f"SELECT 1 / count(*) FROM query_current_votes WHERE query_id = '{SEED_QUERY_ID}'",
+    ),
+    (
+        "query_signals",
+        f"SELECT 1 / count(*) FROM query_signals WHERE query_id = '{SEED_QUERY_ID}' "
+        "AND down_votes = 1 AND verdict = 'incorrect'",
+    ),
     (
         "api_keys",
         "INSERT INTO api_keys (public_id, secret_hash, name, scope, user_id) VALUES "

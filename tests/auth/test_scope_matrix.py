@@ -51,6 +51,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/users/{user_id}"): {ADMIN},
     ("GET", "/api/v1/export/{dataset}"): {ADMIN},
     ("GET", "/api/v1/whoami"): set(ALL),
+    ("GET", "/api/v1/review-queue"): {ADMIN},
+    ("GET", "/api/v1/analytics/calibration"): {ADMIN},
 }
 
 PATH_VALUES = {

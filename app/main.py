@@ -23,6 +23,7 @@ from app.health import router as health_router
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
 from app.observability import install_observability
+from app.webhooks import dispatcher as webhook_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(settings.rate_limit_per_minute),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
+        webhook_dispatcher.start(app, settings, url)
         try:
             yield
         finally:
+            await webhook_dispatcher.stop(app)
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

@@ -15,6 +15,13 @@ from app.idempotency.models import IdempotencyKey
 from app.routing.models import RoutingConfidence, RoutingFeedback, RoutingMetric, RoutingStrategy
 from app.users.models import User
 from app.votes.models import Vote, VoteDirection
+from app.webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "ApiKey",
@@ -23,6 +30,7 @@ __all__ = [
     "CacheEntryStatus",
     "CacheFeedback",
     "CacheHitDay",
+    "DeliveryStatus",
     "ExpertCredentialType",
     "ExpertFaqCandidate",
     "ExpertFeedback",
@@ -38,4 +46,8 @@ __all__ = [
     "User",
     "Vote",
     "VoteDirection",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

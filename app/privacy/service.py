@@ -48,6 +48,9 @@ In one transaction, for user `user_id`:
   user (the decisions and the keys stay).
 - **idempotency_keys**: stored responses that mention the user id or one of the e-mails are
   deleted (a retry with that key then runs again instead of replaying).
+- **webhook_events**: outbox payloads that name the user (undelivered, or kept after
+  delivery) are *anonymised*: their `user_id` becomes null, so a retry carries no
+  identifier; payloads never hold e-mails or comments.
 - **users**: the row is deleted last.
 
 `deleted` counts removed rows per table; `anonymised` counts rows kept with the user's
@@ -177,6 +180,11 @@ async def erase_user(session: AsyncSession, user_id: int) -> ErasureResult:
         """,
         **uid,
         emails=emails,
+    )
+    anonymised["webhook_events"] = await run(
+        "UPDATE webhook_events SET user_id = NULL, "
+        "data = data || jsonb_build_object('user_id', NULL) WHERE user_id = :uid",
+        **uid,
     )
     deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)
     log.info(

@@ -107,9 +107,17 @@ RETURNING id
 )
 
 _ENDPOINT_OK_SQL = sa.text("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = :id")
+# now(): the same instant as this transaction's attempt row, so the comparison below holds
+# for an endpoint whose run of failures began with this delivery's first attempt.
 _ENDPOINT_FAILING_SQL = sa.text(
-    "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, clock_timestamp()) "
+    "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()) "
     "WHERE id = :id RETURNING failing_since"
+)
+# Disabled when no attempt has succeeded since the first attempt of this schedule.
+_ENDPOINT_EXHAUSTED_SQL = sa.text(
+    "UPDATE webhook_endpoints SET enabled = false, disabled_reason = :reason, "
+    "disabled_at = clock_timestamp() WHERE id = :id AND enabled AND failing_since <= ("
+    "SELECT created_at FROM webhook_attempts WHERE delivery_id = :delivery AND attempt = :first)"
 )
 _ENDPOINT_DISABLE_SQL = sa.text(
     "UPDATE webhook_endpoints SET enabled = false, disabled_reason = :reason, "
@@ -202,11 +210,12 @@ class Dispatcher:
         self.outcomes: Counter[str] = Counter()
         self.backlog = 0
         self.oldest_age_seconds = 0.0
-        self._stats_at = 0.0
+        self._stats_at: float | None = None
         self._wake = asyncio.Event()
         self._soonest: float | None = None
         self._inflight: dict[asyncio.Task[None], Claimed] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
         self._rng = random.Random()  # noqa: S311  (jitter, not a secret)
 
     # ------------------------------------------------------------ lifecycle
@@ -219,6 +228,9 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop claiming, cancel attempts in flight and hand their deliveries back."""
+        if self._stopped:
+            return
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -447,14 +459,20 @@ class Dispatcher:
                 since = (
                     await conn.execute(_ENDPOINT_FAILING_SQL, {"id": claim.endpoint_id})
                 ).scalar_one()
-                if kind == "failed" and since <= claim.delivery_created_at:
+                if kind == "failed":
                     reason = _trim(
                         f"Every attempt failed for the whole retry schedule "
                         f"({len(self.schedule) + 1} attempts; failing since "
                         f"{since.isoformat()}). Last error: {outcome.error}"
                     )
                     await conn.execute(
-                        _ENDPOINT_DISABLE_SQL, {"id": claim.endpoint_id, "reason": reason}
+                        _ENDPOINT_EXHAUSTED_SQL,
+                        {
+                            "id": claim.endpoint_id,
+                            "reason": reason,
+                            "delivery": claim.id,
+                            "first": claim.schedule_start + 1,
+                        },
                     )
         self.outcomes[kind] += 1
         if delay is not None:
@@ -490,7 +508,7 @@ class Dispatcher:
 
     async def _refresh_stats(self) -> None:
         now = time.monotonic()
-        if now - self._stats_at < self.settings.webhook_poll_seconds:
+        if self._stats_at is not None and now - self._stats_at < self.settings.webhook_poll_seconds:
             return
         self._stats_at = now
         async with self.engine.connect() as conn:

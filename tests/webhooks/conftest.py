@@ -162,10 +162,10 @@ async def webhook_env(databases: DatabaseFactory) -> AsyncIterator[WebhookEnv]:
 
 
 async def wait_until(
-    predicate: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition"
+    predicate: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
 ) -> None:
-    """Poll `predicate` until true; fail (not hang) after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll `predicate` until true; fail (not hang) after `within` seconds."""
+    deadline = time.monotonic() + within
     while not await predicate():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")

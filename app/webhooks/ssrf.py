@@ -29,6 +29,7 @@ POLICY = (
 )
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _IPV6_ULA = ipaddress.ip_network("fc00::/7")
 
 
@@ -96,13 +97,17 @@ def address_class(address: IPAddress) -> str | None:
         (address.is_multicast, "multicast"),
         (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT, "CGNAT"),
         (isinstance(address, ipaddress.IPv6Address) and address in _IPV6_ULA, "IPv6 ULA"),
+        (
+            isinstance(address, ipaddress.IPv4Address) and any(address in n for n in _RFC1918),
+            "private",
+        ),
         (address.is_reserved, "reserved"),
-        (address.is_private, "private"),
     ]
     for hit, name in checks:
         if hit:
             return name
-    # Anything else IANA does not call globally reachable (documentation ranges, ...).
+    # Anything else IANA does not call globally reachable (documentation, benchmarking
+    # and other special-purpose ranges).
     return None if address.is_global else "reserved"
 
 

@@ -129,12 +129,15 @@ class WebhookEnv:
         self.dispatchers.append(d)
         return d
 
-    async def register(self, url: str, events: list[str] | None = None, **fields: Any) -> Any:
+    async def register(
+        self, url: str, events: list[str] | None = None, resolver: Any = None, **fields: Any
+    ) -> Any:
         payload = WebhookCreate.model_validate(
             {"url": url, "events": events or ["vote.down"], **fields}
         )
+        extra = {"resolver": resolver} if resolver is not None else {}
         async with self.app.state.sessionmaker() as session:
-            created = await register_endpoint(session, payload, settings=self.settings)
+            created = await register_endpoint(session, payload, settings=self.settings, **extra)
             await session.commit()
         return created
 

@@ -517,7 +517,7 @@ async def _propose_candidate(
             "priority_score": c.priority_score + excluded.priority_score,
             **{name: sa.case((more_trusted, excluded[name]), else_=c[name]) for name in authored},
         },
-    ).returning(*returning, (sa.literal_column("xmax") == "0").label("inserted"))
+    ).returning(*returning, sa.literal_column("xmax = 0", sa.Boolean).label("inserted"))
     row = (await session.execute(upsert)).one()
     if row.inserted:  # xmax = 0: this statement inserted the row (no conflict)
         await _emit_candidate(session, EventType.faq_candidate_created, row._mapping)

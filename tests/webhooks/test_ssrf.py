@@ -119,9 +119,9 @@ async def _one_event(env: WebhookEnv) -> None:
         await session.commit()
 
 
-async def _attempts(env: WebhookEnv) -> list[str | None]:
+async def _attempts(env: WebhookEnv) -> list[str]:
     rows = await env.rows("SELECT error FROM webhook_attempts ORDER BY attempt")
-    return [r.error for r in rows]
+    return [r.error or "" for r in rows]
 
 
 async def test_each_attempt_rechecks_dns_and_connects_to_the_checked_address(

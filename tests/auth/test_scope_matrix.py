@@ -50,6 +50,12 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/analytics/experts"): {ADMIN},
     ("DELETE", "/api/v1/users/{user_id}"): {ADMIN},
     ("GET", "/api/v1/export/{dataset}"): {ADMIN},
+    ("POST", "/api/v1/webhooks"): {ADMIN},
+    ("GET", "/api/v1/webhooks"): {ADMIN},
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): {ADMIN},
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): {ADMIN},
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {ADMIN},
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): {ADMIN},
 }
 
 PATH_VALUES = {
@@ -59,6 +65,8 @@ PATH_VALUES = {
     "candidate_id": str(uuid.uuid4()),
     "user_id": "987654321",
     "dataset": "votes",
+    "webhook_id": str(uuid.uuid4()),
+    "delivery_id": str(uuid.uuid4()),
 }
 
 

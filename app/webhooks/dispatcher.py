@@ -127,10 +127,12 @@ _RELEASE_SQL = sa.text(
     "UPDATE webhook_deliveries SET lease_until = NULL, next_attempt_at = now() "
     "WHERE id = :id AND attempts = :attempt AND status = 'pending'"
 )
+# Pending deliveries of enabled endpoints (a disabled endpoint's are not attempted).
 _BACKLOG_SQL = sa.text(
     "SELECT count(*) AS backlog, "
-    "coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS oldest "
-    "FROM webhook_deliveries WHERE status = 'pending'"
+    "coalesce(extract(epoch FROM clock_timestamp() - min(d.created_at)), 0) AS oldest "
+    "FROM webhook_deliveries AS d JOIN webhook_endpoints AS e ON e.id = d.endpoint_id "
+    "WHERE d.status = 'pending' AND e.enabled"
 )
 
 
@@ -195,6 +197,10 @@ class Dispatcher:
         self.allow = ssrf.AllowList.parse(settings.webhook_allow_hosts)
         self.schedule = list(settings.webhook_retry_schedule_seconds)
         self.concurrency = settings.webhook_batch_size
+        # A lease shorter than an attempt could let a second dispatcher take it over early.
+        self.lease_seconds = max(
+            settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds
+        )
         self._own_engine = engine is None
         self.engine = engine or create_engine(
             settings.model_copy(update={"db_pool_size": 2}), database_url
@@ -309,9 +315,7 @@ class Dispatcher:
         """Claim up to `limit` due deliveries (one short transaction)."""
         async with self.engine.begin() as conn:
             rows = (
-                await conn.execute(
-                    _CLAIM_SQL, {"n": limit, "lease": self.settings.webhook_lease_seconds}
-                )
+                await conn.execute(_CLAIM_SQL, {"n": limit, "lease": self.lease_seconds})
             ).mappings()
             return [
                 Claimed(
@@ -518,8 +522,9 @@ class Dispatcher:
 
 
 class DispatcherCollector(Collector):
-    """`/metrics`: outbox backlog and oldest undelivered age (as of the dispatcher's last
-    refresh, at most WEBHOOK_POLL_SECONDS old) and this process's attempts by outcome."""
+    """`/metrics`: outbox backlog and oldest undelivered age of enabled endpoints (as of the
+    dispatcher's last refresh, at most WEBHOOK_POLL_SECONDS old) and this process's
+    attempts by outcome."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app

@@ -224,11 +224,32 @@ async def list_endpoints(session: AsyncSession, page: Pagination) -> Page[Webhoo
     return Page[WebhookRead](items=items, next_cursor=cursor)
 
 
+# The endpoint's deliveries, and the events no other endpoint still has a delivery of (the
+# NOT EXISTS sees the rows before this statement's deletes, hence the endpoint filter).
+_DELETE_DELIVERIES_SQL = sa.text(
+    """
+WITH gone AS (
+    DELETE FROM webhook_deliveries WHERE endpoint_id = :id RETURNING event_id
+)
+DELETE FROM webhook_events AS e
+WHERE e.id IN (SELECT event_id FROM gone)
+  AND NOT EXISTS (
+    SELECT 1 FROM webhook_deliveries AS d WHERE d.event_id = e.id AND d.endpoint_id <> :id
+  )
+"""
+)
+
+
 async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
-    """Remove an endpoint; its deliveries go with it (undelivered ones are dropped)."""
-    stmt = sa.delete(endpoints).where(endpoints.c.id == endpoint_id).returning(endpoints.c.id)
-    if (await session.execute(stmt)).first() is None:
+    """Remove an endpoint with its deliveries (undelivered ones are dropped) and the events
+    only it was to receive."""
+    found = await session.scalar(
+        sa.select(endpoints.c.id).where(endpoints.c.id == endpoint_id).with_for_update()
+    )
+    if found is None:
         raise UnknownWebhook(f"No webhook {endpoint_id}.")
+    await session.execute(_DELETE_DELIVERIES_SQL, {"id": endpoint_id})
+    await session.execute(sa.delete(endpoints).where(endpoints.c.id == endpoint_id))
 
 
 async def rotate_secret(

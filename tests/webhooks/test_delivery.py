@@ -127,7 +127,7 @@ async def test_crashed_dispatchers_lease_expires_and_another_delivers(
 ):
     await webhook_env.register(receiver.url)
     [event_id] = await _emit(webhook_env)
-    crashed = webhook_env.dispatcher(webhook_lease_seconds=0.5)
+    crashed = webhook_env.dispatcher(webhook_lease_seconds=0.5, webhook_timeout_seconds=0.2)
     [claim] = await crashed.claim(10)  # claimed, then the process "dies": nothing recorded
     assert claim.event_id == event_id
 

@@ -155,3 +155,24 @@ async def test_openapi_documents_every_status(client) -> None:
     for (path, method), statuses in expected.items():
         declared = set(paths[path][method]["responses"])
         assert statuses | {"401", "403"} <= declared, (path, method)
+
+
+async def test_delete_drops_events_no_other_endpoint_awaits(client, admin_headers, db) -> None:
+    from app.webhooks.schemas import EventType
+    from app.webhooks.service import emit
+
+    first = await _register(client, admin_headers)
+    second = await _register(client, admin_headers)
+    await emit(db, EventType.vote_down, {"conversation_id": "c"})
+    await db.commit()
+
+    async def counts() -> tuple[int, int]:
+        events = await db.scalar(sa.text("SELECT count(*) FROM webhook_events"))
+        deliveries = await db.scalar(sa.text("SELECT count(*) FROM webhook_deliveries"))
+        return int(events or 0), int(deliveries or 0)
+
+    assert await counts() == (1, 2)
+    await client.delete(f"/api/v1/webhooks/{first['id']}", headers=admin_headers)
+    assert await counts() == (1, 1)  # the other endpoint still awaits it
+    await client.delete(f"/api/v1/webhooks/{second['id']}", headers=admin_headers)
+    assert await counts() == (0, 0)

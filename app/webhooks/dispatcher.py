@@ -243,7 +243,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        interrupted = list(self._inflight.items())
+        interrupted = [(t, c) for t, c in self._inflight.items() if not t.done()]
         for task, _ in interrupted:
             task.cancel()
         for task, _ in interrupted:
@@ -291,9 +291,10 @@ class Dispatcher:
         timeout = self.settings.webhook_poll_seconds
         if self._soonest is not None:
             timeout = max(0.0, min(timeout, self._soonest - time.monotonic()))
-            self._soonest = None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        if self._soonest is not None and self._soonest <= time.monotonic():
+            self._soonest = None  # that retry is due now; kept while it is still ahead
 
     async def dispatch_due(self) -> int:
         """Claim what free slots allow and start sending it; the number claimed."""
@@ -347,6 +348,8 @@ class Dispatcher:
         duration_ms = (time.perf_counter() - started) * 1000
         try:
             await self.record(claim, outcome, duration_ms)
+            # Recorded: a stop from here on must not hand this attempt back as interrupted.
+            self._inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         except Exception as exc:
             # The lease expires and another attempt follows: at-least-once holds.
             log.warning("webhook result not recorded: %s", type(exc).__name__)

@@ -77,8 +77,11 @@ def secret_box(settings: Settings) -> SecretBox:
 _EMIT_SQL = sa.text(
     """
 WITH subscribed AS (
+    -- KEY SHARE (what the foreign key check takes anyway), so an endpoint deleted
+    -- concurrently is waited for and then skipped instead of failing the caller's change.
     SELECT id FROM webhook_endpoints
     WHERE enabled AND CAST(:type AS text) = ANY(events)
+    FOR KEY SHARE
 ),
 event AS (
     INSERT INTO webhook_events (type, data, user_id, created_at)

@@ -4,6 +4,7 @@ emits nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -16,7 +17,7 @@ from app.votes import service as votes_service
 from app.webhooks import service as webhooks_service
 from app.webhooks.schemas import EventType, WebhookCreate
 from tests.conftest import bearer, committed_key
-from tests.webhooks.conftest import PUBLIC_IP, WebhookEnv, stub_resolver
+from tests.webhooks.conftest import PUBLIC_IP, WebhookEnv, stub_resolver, wait_until
 
 ALL_EVENTS = [e.value for e in EventType]
 
@@ -250,3 +251,34 @@ async def test_a_rolled_back_request_emits_nothing(
         )
         assert ok.status_code == 201
     assert await webhook_env.scalar("SELECT count(*) FROM webhook_deliveries") == 1
+
+
+async def test_an_endpoint_deleted_meanwhile_never_fails_the_change(
+    webhook_env: WebhookEnv,
+) -> None:
+    """A vote emitting while an admin deletes the only endpoint waits, then emits nothing."""
+    created = await webhook_env.register(
+        "https://hooks.example.com/in", resolver=stub_resolver({"hooks.example.com": [PUBLIC_IP]})
+    )
+    maker = webhook_env.app.state.sessionmaker
+    async with maker() as deleting, maker() as emitting:
+        await webhooks_service.delete_endpoint(deleting, created.id)  # not committed yet
+
+        async def emit_and_commit() -> uuid.UUID | None:
+            event = await webhooks_service.emit(emitting, EventType.vote_down, {"x": 1})
+            await emitting.commit()
+            return event
+
+        task = asyncio.create_task(emit_and_commit())
+
+        async def blocked() -> bool:
+            waiting = await webhook_env.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            return bool(waiting)
+
+        await wait_until(blocked, what="the emit to wait for the delete")
+        await deleting.commit()
+        assert await task is None
+    assert await webhook_env.scalar("SELECT count(*) FROM webhook_events") == 0

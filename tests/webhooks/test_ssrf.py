@@ -3,8 +3,13 @@ same checks at each attempt (DNS rebinding, a redirect to a private address)."""
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.webhooks import ssrf
 from app.webhooks.schemas import EventType
@@ -184,3 +189,31 @@ async def test_a_redirect_to_a_private_address_is_not_followed(
     assert "not followed" in errors[1]
     # Only the checked public address was ever contacted.
     assert {r.url.host for r in transport.requests} == {PUBLIC_IP}
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::ffff:127.0.0.1", "2002:a00:1::1", "64:ff9b::a00:1", "64:ff9b::7f00:1"],
+)
+async def test_ipv6_forms_embedding_a_private_ipv4_are_refused(address: str) -> None:
+    """IPv4-mapped, 6to4 and NAT64 addresses reach the IPv4 address they carry."""
+    resolver = stub_resolver({"hooks.example.com": [address]})
+    with pytest.raises(ssrf.AddressRefused):
+        await ssrf.check_url("https://hooks.example.com/", ssrf.AllowList(), resolver)
+
+
+def _embedded(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Any:
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address in ipaddress.ip_network("64:ff9b::/96"):
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None:
+            return _embedded(inner)
+    return address
+
+
+@given(st.ip_addresses())
+def test_only_globally_reachable_unreserved_unicast_addresses_pass(address: Any) -> None:
+    judged = _embedded(address)
+    expected_public = judged.is_global and not (judged.is_multicast or judged.is_reserved)
+    assert (ssrf.address_class(address) is None) == expected_public

@@ -282,3 +282,54 @@ async def test_an_endpoint_deleted_meanwhile_never_fails_the_change(
         await deleting.commit()
         assert await task is None
     assert await webhook_env.scalar("SELECT count(*) FROM webhook_events") == 0
+
+
+async def test_auto_approval_emits_created_or_approved(client, db, app, admin_headers) -> None:
+    """A trusted expert's correction: a new candidate is `created` already auto-approved;
+    one that takes over a pending candidate is that candidate's `approved`."""
+    await _subscribe(db, app, ["faq_candidate.created", "faq_candidate.approved"])
+    made = await client.post(
+        "/api/v1/experts",
+        json={"user_id": 777004, "credential_types": ["consulente_fiscale"]},
+        headers=admin_headers,
+    )
+    expert_id = made.json()["id"]
+
+    async def review(query_id: str) -> dict[str, Any]:
+        body = {
+            "expert_id": expert_id,
+            "query_id": query_id,
+            "feedback_type": "incorrect",
+            "category": "calcolo_sbagliato",
+            "query_text": "Quanto?",
+            "original_answer": "100",
+            "expert_answer": "110",
+            "confidence_score": 0.9,
+            "time_spent_seconds": 10,
+        }
+        r = await client.post("/api/v1/expert-feedback", json=body, headers=admin_headers)
+        assert r.status_code == 201, r.text
+        candidate: dict[str, Any] = r.json()["faq_candidate"]
+        return candidate
+
+    taken_query = str(uuid.uuid4())
+    pending = await review(taken_query)  # not yet trusted: pending
+    await db.execute(
+        sa.text("UPDATE expert_profiles SET is_verified = true, trust_score = 0.95 WHERE id = :i"),
+        {"i": expert_id},
+    )
+    await db.commit()
+    took_over = await review(taken_query)  # the same expert again: no peer evidence
+    fresh = await review(str(uuid.uuid4()))
+
+    assert pending["approval_status"] == "pending"
+    assert took_over == {"id": pending["id"], "approval_status": "auto_approved"}
+    assert fresh["approval_status"] == "auto_approved"
+    events = [
+        (e.type, e.data["candidate_id"], e.data["approval_status"]) for e in await _events(db)
+    ]
+    assert events == [
+        ("faq_candidate.created", pending["id"], "pending"),
+        ("faq_candidate.approved", pending["id"], "auto_approved"),
+        ("faq_candidate.created", fresh["id"], "auto_approved"),
+    ]

@@ -31,6 +31,7 @@ REFUSED_URL: Responses = {
         "and the WEBHOOK_ALLOW_HOSTS setting)."
     )
 }
+REUSED_KEY: Responses = {409: _doc("Idempotency-Key reused with a different body.")}
 WebhookId = Annotated[uuid.UUID, Path(description="The webhook endpoint id.")]
 DeliveryId = Annotated[uuid.UUID, Path(description="The delivery id.")]
 
@@ -39,7 +40,7 @@ DeliveryId = Annotated[uuid.UUID, Path(description="The delivery id.")]
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookCreated,
-    responses=REFUSED_URL,
+    responses={**REFUSED_URL, **REUSED_KEY},
 )
 async def register_webhook(
     payload: WebhookCreate, principal: Admin, session: SessionDep, request: Request
@@ -75,7 +76,7 @@ async def delete_webhook(webhook_id: WebhookId, principal: Admin, session: Sessi
     "/{webhook_id}/rotate-secret",
     status_code=status.HTTP_200_OK,
     response_model=SecretRotated,
-    responses=UNKNOWN_WEBHOOK,
+    responses={**UNKNOWN_WEBHOOK, **REUSED_KEY},
 )
 async def rotate_webhook_secret(
     webhook_id: WebhookId,
@@ -111,7 +112,7 @@ async def list_webhook_deliveries(
     response_model=DeliveryQueued,
     responses={
         404: _doc("No webhook, or no such delivery for it."),
-        409: _doc("The webhook is disabled."),
+        409: _doc("The webhook is disabled, or Idempotency-Key reused with another body."),
     },
 )
 async def retry_webhook_delivery(

@@ -92,6 +92,19 @@ async def rotate_webhook_secret(
     )
 
 
+@router.post(
+    "/{webhook_id}/enable",
+    status_code=status.HTTP_200_OK,
+    response_model=WebhookRead,
+    responses={**UNKNOWN_WEBHOOK, **REUSED_KEY},
+)
+async def enable_webhook(
+    webhook_id: WebhookId, principal: Admin, session: SessionDep
+) -> WebhookRead:
+    """Enable a disabled endpoint again; its pending deliveries are attempted now."""
+    return await service.enable_endpoint(session, webhook_id)
+
+
 @router.get(
     "/{webhook_id}/deliveries",
     status_code=status.HTTP_200_OK,

@@ -290,6 +290,33 @@ async def rotate_secret(
     )
 
 
+async def enable_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookRead:
+    """Enable a disabled endpoint again (after the receiver is fixed): the reason is cleared
+    and its pending deliveries are due now, each with a fresh retry schedule."""
+    e, d = endpoints.c, deliveries.c
+    row = (
+        (
+            await session.execute(
+                sa.update(endpoints)
+                .where(e.id == endpoint_id)
+                .values(enabled=True, disabled_reason=None, disabled_at=None, failing_since=None)
+                .returning(*endpoints.c)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise UnknownWebhook(f"No webhook {endpoint_id}.")
+    await session.execute(
+        sa.update(deliveries)
+        .where(d.endpoint_id == endpoint_id, d.status == DeliveryStatus.pending)
+        .values(next_attempt_at=sa.func.now(), schedule_start=d.attempts)
+    )
+    await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    return _read(row)
+
+
 # ---------------------------------------------------------------- deliveries
 
 

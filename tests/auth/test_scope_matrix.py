@@ -54,6 +54,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/webhooks"): {ADMIN},
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): {ADMIN},
     ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): {ADMIN},
+    ("POST", "/api/v1/webhooks/{webhook_id}/enable"): {ADMIN},
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {ADMIN},
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): {ADMIN},
 }

@@ -272,17 +272,17 @@ async def test_manual_retry_redelivers_a_failed_delivery(
     delivery_id = await webhook_env.scalar(
         "SELECT id FROM webhook_deliveries WHERE event_id = :e", e=event_id
     )
-    # The endpoint was failing since before this delivery: it is disabled; re-enable it
-    # by hand as an operator would after fixing the receiver.
+    # Failing since this delivery's first attempt, the endpoint is disabled: a retry is
+    # refused until an operator, having fixed the receiver, enables it again.
     admin = bearer(await committed_key(webhook_env.app, "admin"))
     async with _client(webhook_env) as http:
         path = f"/api/v1/webhooks/{created.id}/deliveries/{delivery_id}/retry"
         refused = await http.post(path, headers=admin)
         assert refused.status_code == 409
-        async with webhook_env.app.state.engine.begin() as conn:
-            await conn.exec_driver_sql(
-                "UPDATE webhook_endpoints SET enabled = true, disabled_reason = NULL"
-            )
+        enabled = await http.post(f"/api/v1/webhooks/{created.id}/enable", headers=admin)
+        assert enabled.status_code == 200, enabled.text
+        assert enabled.json()["enabled"] is True
+        assert enabled.json()["disabled_reason"] is None
         queued = await http.post(path, headers=admin)
         assert queued.status_code == 202, queued.text
         assert queued.json()["status"] == "pending"
@@ -324,3 +324,29 @@ def _client(env: WebhookEnv) -> Any:
     import httpx
 
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app), base_url="http://test")
+
+
+async def test_enabling_a_disabled_endpoint_delivers_its_pending_deliveries(
+    webhook_env: WebhookEnv, receiver: Receiver
+):
+    receiver.script = [(410, {})]
+    created = await webhook_env.register(receiver.url)
+    [gone, waiting] = await _emit(webhook_env, n=2)
+    webhook_env.dispatcher(webhook_batch_size=1).start()
+
+    async def disabled() -> bool:
+        return not await webhook_env.scalar(
+            "SELECT enabled FROM webhook_endpoints WHERE id = :i", i=created.id
+        )
+
+    await wait_until(disabled, what="410 disabling the endpoint")
+    admin = bearer(await committed_key(webhook_env.app, "admin"))
+    async with _client(webhook_env) as http:
+        enabled = await http.post(f"/api/v1/webhooks/{created.id}/enable", headers=admin)
+    assert enabled.status_code == 200
+    [pending] = [e for e in (gone, waiting) if await _status(webhook_env, e) == "pending"]
+    await wait_until(lambda: _delivered(webhook_env, pending), what="the pending delivery")
+    assert {await _status(webhook_env, gone), await _status(webhook_env, waiting)} == {
+        "failed",
+        "delivered",
+    }

@@ -145,6 +145,7 @@ async def test_openapi_documents_every_status(client) -> None:
         ("/api/v1/webhooks", "get"): {"200"},
         ("/api/v1/webhooks/{webhook_id}", "delete"): {"204", "404"},
         ("/api/v1/webhooks/{webhook_id}/rotate-secret", "post"): {"200", "404"},
+        ("/api/v1/webhooks/{webhook_id}/enable", "post"): {"200", "404"},
         ("/api/v1/webhooks/{webhook_id}/deliveries", "get"): {"200", "404"},
         ("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", "post"): {
             "202",

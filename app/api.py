@@ -10,6 +10,7 @@ from app.privacy.router import router as privacy_router
 from app.quality.router import router as quality_router
 from app.routing.router import router as routing_router
 from app.votes.router import router as votes_router
+from app.webhooks.router import router as webhooks_router
 
 api_router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 api_router.include_router(auth_router)
@@ -19,3 +20,4 @@ api_router.include_router(cache_router)
 api_router.include_router(experts_router)
 api_router.include_router(privacy_router)
 api_router.include_router(quality_router)
+api_router.include_router(webhooks_router)

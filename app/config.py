@@ -8,6 +8,9 @@ from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h: ten attempts over about 3 days.
+DEFAULT_RETRY_SCHEDULE_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000)
+
 
 class Settings(BaseSettings):
     """Every knob of the service; the README's configuration table mirrors this class."""
@@ -180,6 +183,39 @@ class Settings(BaseSettings):
             if not parts or any(len(p.encode()) < 32 for p in parts):
                 raise ValueError("each FEEDBACK_TOKEN_SECRET must be at least 32 bytes")
         return value
+
+    # Webhooks (README "Webhooks"): address policy, secrets at rest, the dispatcher.
+    webhook_allow_hosts: str = Field(
+        default="",
+        description="Comma-separated host names or CIDRs webhook URLs may reach although "
+        "they resolve to loopback, private, link-local or reserved addresses.",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts webhook signing secrets at rest; unset: derived "
+        "from FEEDBACK_TOKEN_SECRET. Changing it makes stored webhook secrets unreadable.",
+    )
+    webhook_dispatcher: bool = Field(
+        default=True, description="Run the webhook dispatcher in this process."
+    )
+    webhook_listen: bool = Field(
+        default=True,
+        description="Wake the dispatcher with LISTEN/NOTIFY (off behind PgBouncer in "
+        "transaction mode; polling alone then delivers).",
+    )
+    webhook_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed delivery stays claimed; must exceed the timeout.",
+    )
+    webhook_batch_size: int = Field(default=20, ge=1, le=500)
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE_SECONDS],
+        min_length=1,
+        description="Delay before each retry (± 20 % jitter); after the last, a delivery fails.",
+    )
 
     @property
     def embedded(self) -> bool:

@@ -188,10 +188,19 @@ DATA_TABLES = [
     # Filled by the quality-loop triggers from the demo votes and reviews above.
     "query_current_votes",
     "query_signals",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
 ]
 
 # The demo's user_erasures rows are sha256 of a demo label ('demo-erasure-N'), not an HMAC
 # of any user id, so they can never refuse a real user's token.
+
+# A receiver that cannot exist (RFC 2606 `.invalid`), registered disabled: the demo shows the
+# deliveries list without the dispatcher ever sending anything anywhere. It has no usable
+# secret (the demo runs without the server key); rotating it gives it one.
+DEMO_WEBHOOK_URL = "https://hooks.demo.invalid/feedback"
 
 
 @dataclass(frozen=True)
@@ -252,7 +261,11 @@ async def demo_present(conn: AsyncConnection) -> bool:
 
 async def remove_demo_rows(conn: AsyncConnection) -> None:
     """Delete only demo rows (children first; cascades take hit days and feedback)."""
-    ids = {"first": DEMO_USER_IDS.start, "last": DEMO_USER_IDS.stop - 1}
+    ids = {
+        "first": DEMO_USER_IDS.start,
+        "last": DEMO_USER_IDS.stop - 1,
+        "webhook_url": DEMO_WEBHOOK_URL,
+    }
     statements = [
         "DELETE FROM expert_faq_candidates WHERE expert_id IN (SELECT id FROM expert_profiles "
         "WHERE user_id BETWEEN :first AND :last) OR approved_by BETWEEN :first AND :last "
@@ -265,6 +278,8 @@ async def remove_demo_rows(conn: AsyncConnection) -> None:
         "DELETE FROM user_erasures WHERE user_hash IN (SELECT encode(sha256(convert_to("
         "'demo-erasure-' || g, 'UTF8')), 'hex') FROM generate_series(1, 5) g)",
         "DELETE FROM api_keys WHERE name LIKE 'demo-data%'",
+        "DELETE FROM webhook_endpoints WHERE url = :webhook_url",
+        "DELETE FROM webhook_events WHERE data ->> 'conversation_id' LIKE 'demo-%'",
         "DELETE FROM users WHERE id BETWEEN :first AND :last",
     ]
     for statement in statements:
@@ -497,6 +512,49 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "'demo-erasure-' || g, 'UTF8')), 'hex'), now() - g * interval '5 days' "
             "FROM generate_series(1, 5) g",
             {},
+        ),
+        # Webhooks: the disabled demo endpoint, the newest 40 down votes as its events (the
+        # payload app/votes/service.py emits), delivered, failed and pending deliveries.
+        (
+            "INSERT INTO webhook_endpoints (url, events, secret_ciphertext, enabled, "
+            "disabled_reason, disabled_at) VALUES (:webhook_url, ARRAY['vote.down'], "
+            "'demo: no secret', false, 'demo: hooks.demo.invalid does not exist', now())",
+            {"webhook_url": DEMO_WEBHOOK_URL},
+        ),
+        (
+            "INSERT INTO webhook_events (type, data, user_id, created_at) "
+            "SELECT 'vote.down', jsonb_build_object('vote_id', id, 'conversation_id', "
+            "conversation_id, 'query_id', query_id, 'reasons', reasons, 'expert_ids', "
+            "expert_ids, 'user_id', user_id, 'created_at', created_at), user_id, created_at "
+            "FROM votes WHERE conversation_id LIKE 'demo-%' AND vote = 'down' "
+            "ORDER BY created_at DESC LIMIT 40",
+            {},
+        ),
+        (
+            "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, "
+            "next_attempt_at, last_status_code, last_error, delivered_at, created_at) "
+            "SELECT ev.id, ep.id, s.status::webhook_delivery_status, s.attempts, "
+            "ev.created_at + interval '5 minutes', s.code, s.error, "
+            "CASE WHEN s.status = 'delivered' THEN ev.created_at + interval '1 second' END, "
+            "ev.created_at FROM (SELECT *, row_number() OVER (ORDER BY created_at, id) AS n "
+            "FROM webhook_events WHERE data ->> 'conversation_id' LIKE 'demo-%') ev "
+            "JOIN webhook_endpoints ep ON ep.url = :webhook_url "
+            "CROSS JOIN LATERAL (SELECT * FROM (VALUES "
+            "(0, 'delivered', 1, 204, NULL), (1, 'delivered', 2, 200, NULL), "
+            "(2, 'failed', 10, 503, 'HTTP 503 from the receiver'), "
+            "(3, 'pending', 2, NULL, 'timed out')) AS v(k, status, attempts, code, error) "
+            "WHERE v.k = ev.n % 4) AS s",
+            {"webhook_url": DEMO_WEBHOOK_URL},
+        ),
+        (
+            "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, "
+            "duration_ms, created_at) "
+            "SELECT d.id, a, CASE WHEN a = d.attempts THEN d.last_status_code ELSE 503 END, "
+            "CASE WHEN a = d.attempts THEN d.last_error ELSE 'HTTP 503 from the receiver' END, "
+            "40 + a * 7, d.created_at + a * interval '1 minute' FROM webhook_deliveries d "
+            "JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.url = :webhook_url "
+            "CROSS JOIN generate_series(1, d.attempts) a",
+            {"webhook_url": DEMO_WEBHOOK_URL},
         ),
     ]
 

@@ -25,6 +25,7 @@ from app.idempotency import service as idempotency_service
 from app.load_shedding import InFlightLimit
 from app.middleware import BodySizeLimit
 from app.observability import install_observability, start_metrics_listener
+from app.webhooks import dispatcher as webhook_dispatcher
 from app.widget.router import router as widget_router
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
         metrics_listener = start_metrics_listener(app, settings)
+        webhook_dispatcher.start(app, settings, url)
         try:
             yield
         finally:
+            await webhook_dispatcher.stop(app)
             if metrics_listener is not None:
                 metrics_listener.shutdown()
                 metrics_listener.server_close()

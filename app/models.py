@@ -17,6 +17,13 @@ from app.quality.models import QueryCurrentVote, QuerySignal
 from app.routing.models import RoutingConfidence, RoutingFeedback, RoutingMetric, RoutingStrategy
 from app.users.models import User
 from app.votes.models import Vote, VoteDirection
+from app.webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "ApiKey",
@@ -25,6 +32,7 @@ __all__ = [
     "CacheEntryStatus",
     "CacheFeedback",
     "CacheHitDay",
+    "DeliveryStatus",
     "ExpertCredentialType",
     "ExpertFaqCandidate",
     "ExpertFeedback",
@@ -43,4 +51,8 @@ __all__ = [
     "UserErasure",
     "Vote",
     "VoteDirection",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -88,6 +88,28 @@ STATEMENTS = [
         "'{}', now() + interval '1 day')",
     ),
     ("user_erasures", "INSERT INTO user_erasures (user_hash) VALUES (repeat('e', 64))"),
+    (
+        "webhook_endpoints",
+        "INSERT INTO webhook_endpoints (url, events, secret_ciphertext) VALUES "
+        "('https://hooks.example.com/seed', ARRAY['vote.down'], 'v1.c2VlZA==')",
+    ),
+    (
+        "webhook_events",
+        "INSERT INTO webhook_events (type, data, user_id) VALUES ('vote.down', "
+        f"jsonb_build_object('conversation_id', 'seed-conversation', 'user_id', {SEED_USER_ID}), "
+        f"{SEED_USER_ID})",
+    ),
+    (
+        "webhook_deliveries",
+        "INSERT INTO webhook_deliveries (event_id, endpoint_id, attempts) "
+        "SELECT ev.id, ep.id, 1 FROM webhook_events ev, webhook_endpoints ep "
+        "WHERE ep.url = 'https://hooks.example.com/seed'",
+    ),
+    (
+        "webhook_attempts",
+        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error) "
+        "SELECT id, 1, 503, 'HTTP 503 from the receiver' FROM webhook_deliveries",
+    ),
 ]
 
 SEEDED_TABLES = [table for table, _ in STATEMENTS]

@@ -197,9 +197,9 @@ def upgrade() -> None:
     op.create_table(
         "query_signals",
         sa.Column("query_id", sa.UUID(), nullable=False),
-        sa.Column("down_votes", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("up_votes", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("reasoned_down_votes", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("down_votes", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("up_votes", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("reasoned_down_votes", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column(
             "reasons",
             postgresql.JSONB(astext_type=sa.Text()),

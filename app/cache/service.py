@@ -30,6 +30,8 @@ from app.query_params import (
     window_conditions,
 )
 from app.users.service import register_user
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 entries = CacheEntry.__table__  # type: ignore[attr-defined]
 feedback = CacheFeedback.__table__  # type: ignore[attr-defined]
@@ -210,12 +212,26 @@ async def rate_entry(
     if status is CacheEntryStatus.active and rule.should_flag(
         ratings=tally.rating_count, good=tally.good_count
     ):
-        await session.execute(
-            sa.update(entries)
-            .where(entries.c.cache_key == cache_key)
-            .values(status=CacheEntryStatus.flagged, flagged_at=sa.func.now())
-        )
+        flagged = (
+            await session.execute(
+                sa.update(entries)
+                .where(entries.c.cache_key == cache_key)
+                .values(status=CacheEntryStatus.flagged, flagged_at=sa.func.now())
+                .returning(entries.c.provider, entries.c.model, entries.c.flagged_at)
+            )
+        ).one()
         status = CacheEntryStatus.flagged
+        # Emitted here, where the flag flips (the tally trigger only counts).
+        await webhooks.emit(
+            session,
+            EventType.cache_entry_flagged,
+            {
+                "cache_key": cache_key,
+                **flagged._asdict(),
+                "rating_count": tally.rating_count,
+                "good_count": tally.good_count,
+            },
+        )
     return RatingRecorded(id=rating_id, entry_status=status)
 
 

@@ -73,6 +73,8 @@ from app.query_params import (
     window_conditions,
 )
 from app.users.service import register_user
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 profiles = ExpertProfile.__table__  # type: ignore[attr-defined]
 reviews = ExpertFeedback.__table__  # type: ignore[attr-defined]
@@ -366,6 +368,20 @@ async def submit_feedback(
             trust_now=own_row.trust_score,
             auto_approve=auto,
         )
+    review = payload.model_dump(
+        include={"query_id", "feedback_type", "category", "confidence_score", "complexity_rating"}
+    )
+    await webhooks.emit(
+        session,
+        EventType.expert_feedback_created,
+        {
+            "feedback_id": stored.id,
+            "expert_id": expert_id,
+            **review,
+            "faq_candidate_id": candidate.id if candidate else None,
+            "created_at": stored.created_at,
+        },
+    )
     return ExpertFeedbackCreated(
         id=stored.id, expert_id=expert_id, created_at=stored.created_at, faq_candidate=candidate
     )
@@ -400,7 +416,14 @@ async def _propose_candidate(
         "suggested_category": payload.category,
         "regulatory_references": payload.regulatory_references,
     }
-    returning = (c.id, c.approval_status)
+    returning = (
+        c.id,
+        c.approval_status,
+        c.query_id,
+        c.expert_id,
+        c.source_feedback_id,
+        c.priority_score,
+    )
     if auto_approve:
         # A trusted expert's correction is published; it takes over a pending candidate.
         took_over = (
@@ -419,6 +442,7 @@ async def _propose_candidate(
             )
         ).one_or_none()
         if took_over is not None:
+            await _emit_candidate(session, EventType.faq_candidate_approved, took_over._mapping)
             return FaqCandidateRef(id=took_over.id, approval_status=took_over.approval_status)
         row = (
             await session.execute(
@@ -434,6 +458,7 @@ async def _propose_candidate(
                 .returning(*returning)
             )
         ).one()
+        await _emit_candidate(session, EventType.faq_candidate_created, row._mapping)
         return FaqCandidateRef(id=row.id, approval_status=row.approval_status)
 
     insert = pg_insert(candidates).values(
@@ -454,9 +479,20 @@ async def _propose_candidate(
             "priority_score": c.priority_score + excluded.priority_score,
             **{name: sa.case((more_trusted, excluded[name]), else_=c[name]) for name in authored},
         },
-    ).returning(*returning)
+    ).returning(*returning, sa.literal_column("xmax = 0", sa.Boolean).label("inserted"))
     row = (await session.execute(upsert)).one()
+    if row.inserted:  # xmax = 0: this statement inserted the row (no conflict)
+        await _emit_candidate(session, EventType.faq_candidate_created, row._mapping)
     return FaqCandidateRef(id=row.id, approval_status=row.approval_status)
+
+
+async def _emit_candidate(
+    session: AsyncSession, event_type: EventType, row: Mapping[Any, Any]
+) -> None:
+    """A candidate's webhook event: ids, status and priority (never its text)."""
+    fields = ("query_id", "approval_status", "expert_id", "source_feedback_id", "priority_score")
+    data = {"candidate_id": row["id"], **{name: row[name] for name in fields}}
+    await webhooks.emit(session, event_type, data)
 
 
 async def list_expert_feedback(
@@ -553,6 +589,12 @@ async def _decide(
         await session.execute(
             sa.update(profiles).where(p.id == row["expert_id"]).values(**evidence)
         )
+    decided = (
+        EventType.faq_candidate_approved
+        if status is ApprovalStatus.approved
+        else EventType.faq_candidate_rejected
+    )
+    await _emit_candidate(session, decided, row)
     return FaqCandidateRead.model_validate(dict(row))
 
 

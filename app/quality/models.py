@@ -20,7 +20,7 @@ from app.votes.models import VoteDirection
 
 def _count() -> Any:
     return Field(
-        default=0, sa_type=sa.Integer, nullable=False, sa_column_kwargs={"server_default": "0"}
+        default=0, sa_type=sa.BigInteger, nullable=False, sa_column_kwargs={"server_default": "0"}
     )
 
 

@@ -1,24 +1,20 @@
 """HTTP routes of the quality loop (adapters: principal, session, query in; one service call)."""
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import Admin
 from app.db import SessionDep
-from app.errors import UnprocessableEntity
 from app.quality import service
 from app.quality.priority import REASON_WEIGHT
 from app.quality.schemas import Calibration, ReviewQueueItem
 from app.query_params import Page, PaginationDep, TimeWindowDep
 from app.transaction import TransactionalRoute
-from app.votes.window import WindowError, resolve_window
 
 router = APIRouter(tags=["quality"], route_class=TransactionalRoute)
 
 # api.md: `to` defaults to now and `from` to `to` minus 30 days, for every windowed route.
-DEFAULT_WINDOW = dt.timedelta(days=30)
 
 REVIEW_QUEUE_DESCRIPTION = f"""\
 Answered queries (`query_id` on votes) that users voted down and no expert has reviewed
@@ -85,10 +81,4 @@ async def get_calibration(
     session: SessionDep,
     top: Annotated[int, Query(ge=1, le=500, description="How many reasons at most.")] = 50,
 ) -> Calibration:
-    try:
-        start, end = resolve_window(
-            window.start, window.end, now=dt.datetime.now(dt.UTC), default_span=DEFAULT_WINDOW
-        )
-    except WindowError as exc:
-        raise UnprocessableEntity(str(exc), field=[exc.field]) from None
-    return await service.calibration(session, start=start, end=end, top=top)
+    return await service.calibration(session, start=window.start, end=window.end, top=top)

@@ -21,6 +21,8 @@ from app.votes.schemas import (
     VoteSeriesPoint,
     VoteTotals,
 )
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 
 def satisfaction(up: int, down: int) -> float | None:
@@ -52,6 +54,13 @@ async def record_vote(
         .returning(col(Vote.id), col(Vote.created_at))
     )
     row = (await session.execute(stmt)).one()
+    if payload.vote == "down":
+        data = payload.model_dump(include={"conversation_id", "query_id", "reasons", "expert_ids"})
+        await webhooks.emit(
+            session,
+            EventType.vote_down,
+            {"vote_id": row.id, **data, "user_id": user_id, "created_at": row.created_at},
+        )
     return VoteRecorded(id=row.id, created_at=row.created_at)
 
 

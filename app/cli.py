@@ -25,6 +25,7 @@ from app.db import create_engine
 from app.errors import AppError
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Dataset, ExportFormat
+from app.schemas import iso_z
 
 T = TypeVar("T")
 
@@ -133,9 +134,9 @@ def _key_row(key: ApiKey) -> dict[str, object]:
         "name": key.name,
         "scope": key.scope.value,
         "expert_id": str(key.expert_id) if key.expert_id else None,
-        "created_at": key.created_at.isoformat() if key.created_at else None,
-        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "created_at": iso_z(key.created_at),
+        "last_used_at": iso_z(key.last_used_at),
+        "revoked_at": iso_z(key.revoked_at),
     }
 
 
@@ -171,9 +172,22 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     if as_json:
         typer.echo(json.dumps(rows))
         return
+    from rich.table import Table
+
+    table = Table("id", "public id", "scope", "name", "created", "last used", "revoked")
     for r in rows:
-        state = "revoked" if r["revoked_at"] else "active"
-        typer.echo(f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {r['name'] or ''}")
+        table.add_row(
+            *(
+                str(r[k] or "")
+                for k in ("id", "public_id", "scope", "name", "created_at", "last_used_at")
+            ),
+            str(r["revoked_at"] or "no"),
+        )
+    if not rows:
+        typer.echo("No keys yet: feedback-service keys create --scope admin --name ops")
+        return
+    # Wide enough that UUIDs and timestamps never wrap, even when piped.
+    Console(width=max(160, Console().width)).print(table)
 
 
 @keys_cli.command("revoke")
@@ -183,11 +197,16 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or public id.
     async def work(session: AsyncSession) -> ApiKey:
         return await auth_service.revoke_key(session, key_id)
 
+    asked_at = dt.datetime.now(dt.UTC)
     try:
         key = asyncio.run(_with_session(work))
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=1) from None
+    if key.revoked_at is not None and key.revoked_at < asked_at:
+        # revoke_key is idempotent; say so rather than pretend this call revoked it.
+        typer.echo(f"{key.public_id} ({key.id}) was already revoked at {iso_z(key.revoked_at)}.")
+        return
     typer.echo(f"Revoked {key.public_id} ({key.id}).")
 
 
@@ -308,7 +327,7 @@ def purge_command(
                 [
                     {
                         "dataset": r.dataset.value,
-                        "cutoff": r.cutoff.isoformat(),
+                        "cutoff": iso_z(r.cutoff),
                         "rows": r.rows,
                         "dry_run": r.dry_run,
                     }

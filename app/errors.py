@@ -217,6 +217,44 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+async def _body_problem(
+    request: Request, errors: Sequence[Any]
+) -> tuple[str, dict[str, Any]] | None:
+    """A readable message when the body as a whole is wrong: not JSON (FastAPI reports the
+    character offset as the field), or missing (it reports `body`)."""
+    if len(errors) != 1:
+        return None
+    error = errors[0]
+    loc, kind = tuple(error.get("loc", ())), error.get("type")
+    if kind == "json_invalid":
+        body = (await request.body()).decode("utf-8", "replace")
+        offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+        line = body.count("\n", 0, offset) + 1
+        column = offset - (body.rfind("\n", 0, offset) + 1) + 1
+        detail = f"the body is not valid JSON (line {line}, column {column})"
+        return detail, _error_entry(["body"], detail, "json_invalid")
+    if kind == "missing" and loc == ("body",):
+        required = _required_body_fields(request)
+        if required:
+            names = ", ".join(required)
+            verb = "is" if len(required) == 1 else "are"
+            detail = f"{names} {verb} required: send a JSON body with {names}"
+        else:
+            detail = "a JSON body is required"
+        return detail, _error_entry(["body"], detail, "missing")
+    return None
+
+
+def _required_body_fields(request: Request) -> list[str]:
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict):
+        return []
+    return [(info.alias or name) for name, info in fields.items() if info.is_required()]
+
+
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     """Route every exception type to one problem+json rendering."""
 
@@ -237,9 +275,16 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        raw = list(exc.errors())
+        body_problem = await _body_problem(request, raw)
+        if body_problem is not None:
+            detail, entry = body_problem
+            return problem(
+                422, "Unprocessable Content", detail, slug="validation-error", errors=[entry]
+            )
         errors = [
             _error_entry(e.get("loc", ()), str(e.get("msg", "invalid")), str(e.get("type", "")))
-            for e in exc.errors()
+            for e in raw
         ]
         fields = ", ".join(sorted({e["field"] for e in errors})) or "request"
         return problem(

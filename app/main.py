@@ -23,6 +23,8 @@ from app.health import router as health_router
 from app.idempotency import service as idempotency_service
 from app.middleware import BodySizeLimit
 from app.observability import install_observability
+from app.openapi_doc import install_openapi
+from app.pages import install_pages
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Collects and analyses feedback on AI answers.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by app.pages
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
@@ -108,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router)
+    install_pages(app)
+    install_openapi(app)
     install_observability(app, settings)
     return app
 

@@ -1,10 +1,8 @@
 """Request and response bodies of the access-control routes."""
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas import CacheKey, ExternalId, UserId
+from app.schemas import CacheKey, ExternalId, UserId, UtcDateTime
 
 
 class FeedbackTokenCreate(BaseModel):
@@ -31,4 +29,4 @@ class FeedbackTokenCreate(BaseModel):
 
 class FeedbackTokenCreated(BaseModel):
     token: str
-    expires_at: dt.datetime
+    expires_at: UtcDateTime

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.cache.models import CacheEntryStatus
-from app.schemas import CacheKey, Comment, ModelName, Money, Provider, UserId, _no_nul
+from app.schemas import (
+    CacheKey,
+    Comment,
+    ModelName,
+    Money,
+    Provider,
+    UsdAmount,
+    UserId,
+    UtcDateTime,
+    _no_nul,
+)
 
 MAX_TTL_SECONDS = 10 * 365 * 86400
 
@@ -62,16 +71,16 @@ class CacheEntryRead(BaseModel):
     provider: str
     model: str
     prompt_hash: str | None
-    cost_usd: float
+    cost_usd: UsdAmount
     hit_count: int
-    last_hit_at: dt.datetime | None
+    last_hit_at: UtcDateTime | None
     rating_count: int
     avg_rating: float | None = Field(description="Mean rating 1..5; null without ratings.")
     status: CacheEntryStatus = Field(description="`flagged`: ratings show it is bad; evict it.")
-    flagged_at: dt.datetime | None
-    expires_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    flagged_at: UtcDateTime | None
+    expires_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class CacheFeedbackCreate(BaseModel):
@@ -102,7 +111,7 @@ class CacheAnalytics(BaseModel):
     hits: int = Field(
         description="Hits on the UTC days that overlap the window (hits are counted per day)."
     )
-    cost_saved_usd: float = Field(
+    cost_saved_usd: UsdAmount = Field(
         description="Sum over those days of hits times the entry's original cost."
     )
     ratings: dict[str, int] = Field(

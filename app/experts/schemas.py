@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from app.experts.models import (
     FeedbackType,
     ItalianFeedbackCategory,
 )
-from app.schemas import Comment, UserId, _no_nul
+from app.schemas import Comment, UserId, UtcDateTime, _no_nul
 
 # Non-empty strings without NUL bytes. The constraints must come before the validator:
 # `Annotated[Text, StringConstraints(...)]` would silently skip them.
@@ -124,7 +123,7 @@ class ExpertRead(BaseModel):
     organization: str | None
     location_city: str | None
     is_verified: bool
-    verification_date: dt.datetime | None
+    verification_date: UtcDateTime | None
     is_active: bool
     trust_score: float
     feedback_count: int
@@ -134,8 +133,8 @@ class ExpertRead(BaseModel):
     rejected_count: int
     agreement_count: int
     disagreement_count: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ExpertKeyCreate(BaseModel):
@@ -237,7 +236,7 @@ class ExpertFeedbackCreated(BaseModel):
 
     id: uuid.UUID
     expert_id: uuid.UUID
-    created_at: dt.datetime
+    created_at: UtcDateTime
     faq_candidate: FaqCandidateRef | None
 
 
@@ -257,7 +256,7 @@ class ExpertFeedbackRead(BaseModel):
     confidence_score: float
     time_spent_seconds: int
     complexity_rating: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class FaqCandidateRead(BaseModel):
@@ -272,15 +271,15 @@ class FaqCandidateRead(BaseModel):
     expert_trust_score: float
     approval_status: ApprovalStatus
     approved_by: int | None
-    approved_at: dt.datetime | None
+    approved_at: UtcDateTime | None
     rejection_reason: str | None
     suggested_category: ItalianFeedbackCategory | None
     suggested_tags: list[str]
     regulatory_references: list[str]
     priority_score: float
     supporting_count: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class FaqCandidateReject(BaseModel):
@@ -319,5 +318,5 @@ class ExpertAnalytics(BaseModel):
     candidates_by_status: dict[str, int] = Field(
         description="FAQ candidates per approval_status (all time); every status is present."
     )
-    window_start: dt.datetime | None
-    window_end: dt.datetime | None
+    window_start: UtcDateTime | None
+    window_end: UtcDateTime | None

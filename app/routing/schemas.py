@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import uuid
 from decimal import Decimal
@@ -20,7 +19,19 @@ from pydantic import (
 
 from app.routing.models import RoutingConfidence, RoutingStrategy
 from app.routing.scoring import ComplexityBand
-from app.schemas import CacheKey, Comment, ExternalId, ModelName, Money, Provider, Text, UserId
+from app.schemas import (
+    CacheKey,
+    Comment,
+    ExternalId,
+    Milliseconds,
+    ModelName,
+    Money,
+    Provider,
+    Text,
+    UsdAmount,
+    UserId,
+    UtcDateTime,
+)
 
 MAX_BATCH = 1000
 _INT4_MAX = 2**31 - 1
@@ -124,7 +135,7 @@ class StoredMetric(BaseModel):
     id: uuid.UUID
     request_id: str
     created: bool = Field(description="False when an identical metric was already stored.")
-    cost_savings: float | None = Field(
+    cost_savings: UsdAmount | None = Field(
         description="baseline_cost - actual_cost; null without baseline."
     )
     savings_percentage: float | None = Field(
@@ -169,7 +180,7 @@ class RoutingFeedbackIn(BaseModel):
 class RoutingFeedbackStored(BaseModel):
     id: uuid.UUID
     request_id: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class GroupBy(enum.StrEnum):
@@ -188,10 +199,10 @@ class RoutingGroup(BaseModel):
     avg_quality: float | None = Field(description="Mean quality_score of all feedback.")
     correct_rate: float | None = Field(description="Share of is_correct=true among non-null.")
     helpful_rate: float | None = Field(description="Share of is_helpful=true among non-null.")
-    avg_cost: float | None
-    total_savings: float | None = Field(description="Sum of known cost_savings.")
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
+    avg_cost: UsdAmount | None
+    total_savings: UsdAmount | None = Field(description="Sum of known cost_savings.")
+    latency_p50_ms: Milliseconds | None
+    latency_p95_ms: Milliseconds | None
 
 
 class RoutingAnalytics(BaseModel):
@@ -205,7 +216,7 @@ class RecommendedCandidate(BaseModel):
     requests: int = Field(description="Requests routed to this candidate in scope.")
     expected_quality: float = Field(description="Quality shrunk towards the scope's mean.")
     quality_lower_bound: float = Field(description="One-sided 95 % lower bound; ranks first.")
-    avg_cost: float | None
+    avg_cost: UsdAmount | None
 
 
 class Recommendations(BaseModel):
@@ -218,7 +229,7 @@ class Recommendations(BaseModel):
 class RegretAlternative(BaseModel):
     provider: str
     model: str
-    avg_cost: float
+    avg_cost: UsdAmount
     quality_lower_bound: float
     samples: int
 
@@ -227,12 +238,12 @@ class RegretItem(BaseModel):
     provider: str
     model: str
     requests: int
-    avg_cost: float
+    avg_cost: UsdAmount
     quality_lower_bound: float
     samples: int
     cheaper_alternative: RegretAlternative
-    extra_cost_per_request: float
-    extra_cost: float
+    extra_cost_per_request: UsdAmount
+    extra_cost: UsdAmount
 
 
 class RegretScope(BaseModel):
@@ -241,7 +252,7 @@ class RegretScope(BaseModel):
     requests: int
     regretted_requests: int
     regret_rate: float = Field(description="regretted_requests / requests.")
-    extra_cost: float
+    extra_cost: UsdAmount
     dominated: list[RegretItem]
 
 
@@ -250,5 +261,5 @@ class RoutingRegret(BaseModel):
     requests: int
     regretted_requests: int
     regret_rate: float | None
-    extra_cost: float
+    extra_cost: UsdAmount
     scopes: list[RegretScope]

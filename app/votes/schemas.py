@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -16,7 +15,7 @@ from pydantic import (
 )
 
 from app.query_params import Bucket
-from app.schemas import Comment, ExternalId, Text, UserId
+from app.schemas import Comment, ExternalId, Text, UserId, UtcDateTime
 from app.votes.models import VoteDirection
 
 MAX_REASONS = 20
@@ -108,7 +107,7 @@ class VoteRecorded(BaseModel):
 
     status: Literal["ok"] = "ok"
     id: uuid.UUID
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class VoteHistoryItem(BaseModel):
@@ -116,7 +115,7 @@ class VoteHistoryItem(BaseModel):
     vote: VoteDirection
     reasons: list[str]
     comment: str | None = None
-    created_at: dt.datetime
+    created_at: UtcDateTime
     query_id: uuid.UUID | None = None
     user_id: int | None = None
     email: str | None = None
@@ -171,7 +170,7 @@ class VoteTotals(BaseModel):
 
 
 class VoteSeriesPoint(BaseModel):
-    bucket_start: dt.datetime
+    bucket_start: UtcDateTime
     up: int
     down: int
     satisfaction: float | None
@@ -214,8 +213,8 @@ class VoteAnalytics(BaseModel):
         },
     )
 
-    from_: dt.datetime = Field(alias="from", description="Window start (inclusive), UTC.")
-    to: dt.datetime = Field(description="Window end (exclusive), UTC.")
+    from_: UtcDateTime = Field(alias="from", description="Window start (inclusive), UTC.")
+    to: UtcDateTime = Field(description="Window end (exclusive), UTC.")
     bucket: Bucket
     totals: VoteTotals
     series: list[VoteSeriesPoint]

@@ -424,6 +424,7 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
         (
             "INSERT INTO expert_faq_candidates (query_id, question, answer, source_feedback_id, "
             "expert_id, expert_trust_score, approval_status, approved_by, approved_at, "
+            "decided_at, "
             "rejection_reason, suggested_category, suggested_tags, regulatory_references, "
             "priority_score, supporting_count) "
             "SELECT f.query_id, f.query_text, f.expert_answer, f.id, f.expert_id, p.trust_score, "
@@ -432,6 +433,8 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "THEN 'auto_approved' ELSE s.status END::approval_status, "
             "CASE WHEN s.status = 'approved' THEN :first + 299 END, "
             "CASE WHEN s.status IN ('approved', 'auto_approved') THEN now() END, "
+            "CASE WHEN s.status <> 'pending' OR (p.is_verified AND p.is_active "
+            "AND p.trust_score >= 0.9) THEN now() END, "
             "CASE WHEN s.status = 'rejected' THEN 'demo: già coperto da una FAQ esistente' END, "
             "f.category, ARRAY['fisco', 'faq'], f.regulatory_references, "
             "round((p.trust_score * f.confidence_score * 10)::numeric, 3)::float8, 1 "

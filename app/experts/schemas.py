@@ -270,8 +270,27 @@ class FaqCandidateRead(BaseModel):
     expert_id: uuid.UUID | None
     expert_trust_score: float
     approval_status: ApprovalStatus
-    approved_by: int | None
-    approved_at: UtcDateTime | None
+    approved_by: int | None = Field(
+        description="User id of the operator behind the approving or rejecting admin key "
+        "(null when that key names no user, and for auto-approvals).",
+        examples=[5150],
+    )
+    approved_at: UtcDateTime | None = Field(
+        description="When an admin approved it or it was auto-approved; null otherwise "
+        "(kept for compatibility: `decided_at` covers rejections too).",
+        examples=["2026-11-23T20:15:00Z"],
+    )
+    decided_by_key_id: uuid.UUID | None = Field(
+        default=None,
+        description="Id of the admin API key that approved or rejected it (as `keys list` "
+        "shows); null while pending and for auto-approvals.",
+        examples=["0b6f2c1e-4d7a-4f0e-9a51-3c2d1e0f9b8a"],
+    )
+    decided_at: UtcDateTime | None = Field(
+        default=None,
+        description="When it was approved, rejected or auto-approved; null while pending.",
+        examples=["2026-11-23T20:15:00Z"],
+    )
     rejection_reason: str | None
     suggested_category: ItalianFeedbackCategory | None
     suggested_tags: list[str]

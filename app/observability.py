@@ -22,10 +22,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from prometheus_fastapi_instrumentator.routing import get_route_name
 from sqlalchemy.pool import QueuePool
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
@@ -151,13 +152,27 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+UNMATCHED_ROUTE = "unmatched"
+_CONVERTER_RE = re.compile(r"\{(\w+):\w+\}")
+
+
 def route_template(scope: Scope) -> str:
-    """`/api/v1/users/{user_id}` for `/api/v1/users/42` (the same name /metrics uses)."""
+    """`/api/v1/users/{user_id}` for `/api/v1/users/42`: the OpenAPI template (converters
+    such as `{cache_key:path}` dropped), the one name both the access log and /metrics use;
+    `unmatched` for any path no route serves."""
     try:
         name = get_route_name(HTTPConnection(scope), should_include_root_path=False)
     except Exception:  # a logging helper must never fail the request
         name = None
-    return name or "unmatched"
+    return _CONVERTER_RE.sub(r"{\1}", name) if name else UNMATCHED_ROUTE
+
+
+class _TemplatedMetrics(PrometheusInstrumentatorMiddleware):
+    """The instrumentator, labelling `handler` with `route_template` (its own naming keeps
+    `{cache_key:path}` and calls unmatched paths `none`)."""
+
+    def _get_handler(self, request: Request) -> tuple[str, bool]:
+        return route_template(request.scope), True
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -273,6 +288,10 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
         ),
     )
     instrumentator.instrument(app).expose(app, include_in_schema=False, tags=["operations"])
+    for middleware in app.user_middleware:
+        factory: Any = middleware.cls
+        if factory is PrometheusInstrumentatorMiddleware:
+            middleware.cls = _TemplatedMetrics  # type: ignore[assignment]
     registry.register(PoolCollector(app))
     app.state.metrics_registry = registry
     return registry

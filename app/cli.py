@@ -64,7 +64,19 @@ def serve(
     """Serve the API. With no DATABASE_URL, start the embedded PostgreSQL and migrate it."""
     import uvicorn
 
+    from app import startup
+    from app.observability import configure_logging, wants_json
+
     settings = get_settings()
+    # Before migrating, so Alembic's lines go through the same handler (JSON or console).
+    configure_logging(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    try:
+        startup.check_port_free(bind_host, bind_port)
+    except startup.PortInUse as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from None
+    reused = settings.embedded and startup.embedded_data_exists(settings.feedback_data_dir)
     url = _database_url()
     try:
         if settings.embedded or migrate_first:
@@ -80,10 +92,17 @@ def serve(
             from app.auth.bootstrap import print_first_admin_key
 
             asyncio.run(print_first_admin_key(url))
+        info = startup.startup_info(
+            host=bind_host,
+            port=bind_port,
+            data_dir=settings.feedback_data_dir if settings.embedded else None,
+            reused=reused,
+        )
+        startup.announce(info, as_json=wants_json(settings, sys.stdout))
         uvicorn.run(
             "app.main:app",
-            host=host or settings.host,
-            port=port or settings.port,
+            host=bind_host,
+            port=bind_port,
             reload=reload,
             log_level=settings.log_level,
             proxy_headers=True,

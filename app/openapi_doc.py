@@ -41,6 +41,30 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     "example": "5f0c8a4e-2f7b-4a53-9a57-2b0f6f4f3c1e",
 }
 
+REQUEST_ID_PARAMETER: dict[str, Any] = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "description": "Your id for this request (1-128 of `A-Z a-z 0-9 . _ : @ / + = -`), echoed "
+    "in the response and in every log line; otherwise the service makes one.",
+    "schema": {"type": "string", "maxLength": 128},
+    "example": "gw-7f3a9c",
+}
+
+# Headers a route reads beyond the shared ones (the route gets them from `request.headers`).
+ROUTE_HEADERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("post", "/api/v1/cache/entries/{cache_key}/feedback"): [
+        {
+            "name": "User-Agent",
+            "in": "header",
+            "required": False,
+            "description": "Stored with the rating (which browser or app rated it).",
+            "schema": {"type": "string"},
+            "example": "Mozilla/5.0 (X11; Linux x86_64)",
+        }
+    ],
+}
+
 # What the pipeline can answer on top of each route's own statuses.
 _GENERIC = {
     "404": "An id in the path names nothing stored.",
@@ -69,11 +93,14 @@ def complete_openapi(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
+    params: list[dict[str, Any]] = operation.setdefault("parameters", [])
+    wanted = [REQUEST_ID_PARAMETER, *ROUTE_HEADERS.get((method, path), [])]
     if method == "post":
-        params = operation.setdefault("parameters", [])
-        if not any(p.get("name", "").lower() == "idempotency-key" for p in params):
-            params.append(dict(IDEMPOTENCY_PARAMETER))
+        wanted.append(IDEMPOTENCY_PARAMETER)
         responses.setdefault("409", {"description": _GENERIC["409"]})
+    for header in wanted:
+        if not any(p.get("name", "").lower() == header["name"].lower() for p in params):
+            params.append(dict(header))
     if method in _WRITE_METHODS:
         responses.setdefault("413", {"description": _GENERIC["413"]})
     if "{" in path:

@@ -93,3 +93,12 @@ def test_integer_bounds_are_integers(doc: dict[str, Any]) -> None:
         for bound in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
             if bound in schema:
                 assert isinstance(schema[bound], int), schema
+
+
+def test_headers_the_service_reads_are_declared(doc: dict[str, Any]) -> None:
+    rating = doc["paths"]["/api/v1/cache/entries/{cache_key}/feedback"]["post"]
+    assert "User-Agent" in {p["name"] for p in rating["parameters"] if p["in"] == "header"}
+    for path, _method, op in _operations(doc):
+        if path.startswith("/api/"):
+            names = [p["name"] for p in op["parameters"] if p["in"] == "header"]
+            assert names.count("X-Request-ID") == 1, path

@@ -38,7 +38,7 @@ test: $(STAMP) ## Run the whole test suite on a real PostgreSQL
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy app tests alembic bench
+	$(BIN)/mypy app tests alembic bench clients/python/feedback_client
 
 fmt: $(STAMP) ## Format and autofix
 	$(BIN)/ruff format .

@@ -94,12 +94,32 @@ class TooManyRequests(AppError):
 class Problem(BaseModel):
     """An RFC 9457 problem document (`application/problem+json`)."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
+    type: str = Field(
+        default="about:blank",
+        description="A URI (`/problems/<slug>`): its page says what the error means and "
+        "what to do.",
+        examples=["/problems/validation-error"],
+    )
+    title: str = Field(
+        description="Short summary of the kind of problem.", examples=["Unprocessable Content"]
+    )
+    status: int = Field(description="The HTTP status code.", examples=[422])
+    detail: str = Field(
+        description="What went wrong with this request.", examples=["Invalid request: vote"]
+    )
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="On 422: one entry per invalid field, with its path."
+        default=None,
+        description="On 422: one entry per invalid field, with its path.",
+        examples=[
+            [
+                {
+                    "loc": ["body", "vote"],
+                    "field": "vote",
+                    "message": "Input should be 'up' or 'down'",
+                    "type": "enum",
+                }
+            ]
+        ],
     )
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app import migrate
 from app.errors import is_database_unavailable, problem
@@ -15,12 +15,20 @@ router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok"] = Field(
+        default="ok", description="Always `ok` while the process runs.", examples=["ok"]
+    )
 
 
 class Ready(BaseModel):
-    status: Literal["ready"] = "ready"
-    revision: list[str]
+    status: Literal["ready"] = Field(
+        default="ready",
+        description="`ready`: the database answers and is at the head.",
+        examples=["ready"],
+    )
+    revision: list[str] = Field(
+        description="The Alembic revision(s) the database is at.", examples=[["0005"]]
+    )
 
 
 @router.get("/healthz", response_model=Health)

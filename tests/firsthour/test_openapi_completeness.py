@@ -102,3 +102,14 @@ def test_headers_the_service_reads_are_declared(doc: dict[str, Any]) -> None:
         if path.startswith("/api/"):
             names = [p["name"] for p in op["parameters"] if p["in"] == "header"]
             assert names.count("X-Request-ID") == 1, path
+
+
+def test_every_property_has_a_description_and_an_example(doc: dict[str, Any]) -> None:
+    missing = [
+        f"{name}.{prop}"
+        for name, schema in doc["components"]["schemas"].items()
+        for prop, spec in schema.get("properties", {}).items()
+        if not spec.get("description") or not (spec.get("examples") or "example" in spec)
+    ]
+    assert missing == []
+    assert sum(len(s.get("properties", {})) for s in doc["components"]["schemas"].values()) > 290

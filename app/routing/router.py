@@ -89,6 +89,7 @@ async def record_metrics(
     "/routing/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=RoutingFeedbackStored,
+    responses={404: {"description": "No routing metric with that `request_id`."}},
 )
 async def record_feedback(
     payload: RoutingFeedbackIn, principal: IngestOrAdmin, session: SessionDep

@@ -113,3 +113,8 @@ def test_every_property_has_a_description_and_an_example(doc: dict[str, Any]) ->
     ]
     assert missing == []
     assert sum(len(s.get("properties", {})) for s in doc["components"]["schemas"].values()) > 290
+
+
+def test_routes_that_look_up_a_body_reference_declare_404(doc: dict[str, Any]) -> None:
+    for path in ("/api/v1/routing/feedback", "/api/v1/expert-feedback"):
+        assert "404" in doc["paths"][path]["post"]["responses"], path

@@ -160,7 +160,8 @@ async def swagger_ui(request: Request) -> HTMLResponse:
         swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
-        swagger_ui_parameters={"persistAuthorization": True},
+        # No badge from the public validator service: nothing on this page leaves the host.
+        swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None},
     )
 
 

@@ -41,6 +41,7 @@ async def test_docs_load_only_local_assets(client: httpx.AsyncClient) -> None:
     urls += re.findall(r"""url: ?["']([^"']+)["']""", page.text)
     assert urls
     assert not [u for u in urls if "//" in u], "the docs page must not load from another host"
+    assert '"validatorUrl": null' in page.text  # no badge fetched from validator.swagger.io
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert f"{ASSETS_PATH}/{asset}" in page.text
         served = await client.get(f"{ASSETS_PATH}/{asset}")

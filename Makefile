@@ -3,21 +3,31 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly what uv.lock pins; it comes from PyPI itself (pip, into .tools/), so
+# Python and make are still all a machine needs.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench screenshots clean
+.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench screenshots clean lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra test --python $(PYTHON)
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its test extras
+install: $(STAMP) ## Create .venv with exactly the versions in uv.lock (and the test extras)
+
+lock: $(UV) ## Update uv.lock after changing dependencies in pyproject.toml
+	$(UV) lock
 
 run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/feedback-service serve
@@ -41,7 +51,7 @@ test-reliability: $(STAMP) ## Crash, outage, overload and migration-safety suite
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy app tests alembic bench
+	$(BIN)/mypy app tests alembic bench clients/python/feedback_client
 
 fmt: $(STAMP) ## Format and autofix
 	$(BIN)/ruff format .
@@ -65,4 +75,4 @@ screenshots: $(STAMP) chromium ## Every dashboard page at 1280 and 390 px into d
 	$(BIN)/python -m tests.dashboard.screenshots
 
 clean: ## Remove the virtualenv and local data (including the embedded database)
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .data .pytest_cache .mypy_cache .ruff_cache

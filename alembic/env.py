@@ -19,10 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (fills SQLModel.metadata)
+from app.observability import service_logging_configured
 from app.triggers import replaceable_entities
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+if (
+    config.config_file_name is not None
+    and config.attributes.get("configure_logging", True)
+    # Inside the service (serve, demo-data...) its handler already formats every line.
+    and not service_logging_configured()
+):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 target_metadata = SQLModel.metadata
 register_entities(replaceable_entities())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 import uuid
@@ -26,6 +27,7 @@ from app.privacy import retention
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Dataset, ExportFormat
 from app.query_params import TimeWindow, WindowError, parse_instant, resolve_window
+from app.schemas import iso_z
 
 T = TypeVar("T")
 
@@ -61,7 +63,19 @@ def serve(
     """Serve the API. With no DATABASE_URL, start the embedded PostgreSQL and migrate it."""
     import uvicorn
 
+    from app import startup
+    from app.observability import configure_logging, wants_json
+
     settings = get_settings()
+    # Before migrating, so Alembic's lines go through the same handler (JSON or console).
+    configure_logging(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    try:
+        startup.check_port_free(bind_host, bind_port)
+    except startup.PortInUse as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from None
+    reused = settings.embedded and startup.embedded_data_exists(settings.feedback_data_dir)
     url = _database_url()
     try:
         if settings.embedded or migrate_first:
@@ -77,10 +91,17 @@ def serve(
             from app.auth.bootstrap import print_first_admin_key
 
             asyncio.run(print_first_admin_key(url))
+        info = startup.startup_info(
+            host=bind_host,
+            port=bind_port,
+            data_dir=settings.feedback_data_dir if settings.embedded else None,
+            reused=reused,
+        )
+        startup.announce(info, as_json=wants_json(settings, sys.stdout))
         uvicorn.run(
             "app.main:app",
-            host=host or settings.host,
-            port=port or settings.port,
+            host=bind_host,
+            port=bind_port,
             reload=reload,
             log_level=settings.log_level,
             proxy_headers=True,
@@ -131,9 +152,9 @@ def _key_row(key: ApiKey) -> dict[str, object]:
         "name": key.name,
         "scope": key.scope.value,
         "expert_id": str(key.expert_id) if key.expert_id else None,
-        "created_at": key.created_at.isoformat() if key.created_at else None,
-        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "created_at": iso_z(key.created_at),
+        "last_used_at": iso_z(key.last_used_at),
+        "revoked_at": iso_z(key.revoked_at),
     }
 
 
@@ -169,9 +190,22 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     if as_json:
         typer.echo(json.dumps(rows))
         return
+    from rich.table import Table
+
+    table = Table("id", "public id", "scope", "name", "created", "last used", "revoked")
     for r in rows:
-        state = "revoked" if r["revoked_at"] else "active"
-        typer.echo(f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {r['name'] or ''}")
+        table.add_row(
+            *(
+                str(r[k] or "")
+                for k in ("id", "public_id", "scope", "name", "created_at", "last_used_at")
+            ),
+            str(r["revoked_at"] or "no"),
+        )
+    if not rows:
+        typer.echo("No keys yet: feedback-service keys create --scope admin --name ops")
+        return
+    # Wide enough that UUIDs and timestamps never wrap, even when piped.
+    Console(width=max(160, Console().width)).print(table)
 
 
 @keys_cli.command("revoke")
@@ -181,11 +215,16 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or public id.
     async def work(session: AsyncSession) -> ApiKey:
         return await auth_service.revoke_key(session, key_id)
 
+    asked_at = dt.datetime.now(dt.UTC)
     try:
         key = asyncio.run(_with_session(work))
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=1) from None
+    if key.revoked_at is not None and key.revoked_at < asked_at:
+        # revoke_key is idempotent; say so rather than pretend this call revoked it.
+        typer.echo(f"{key.public_id} ({key.id}) was already revoked at {iso_z(key.revoked_at)}.")
+        return
     typer.echo(f"Revoked {key.public_id} ({key.id}).")
 
 
@@ -308,7 +347,7 @@ def purge_command(
                 [
                     {
                         "dataset": r.dataset.value,
-                        "cutoff": r.cutoff.isoformat(),
+                        "cutoff": iso_z(r.cutoff),
                         "rows": r.rows,
                         "dry_run": r.dry_run,
                     }

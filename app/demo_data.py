@@ -465,6 +465,7 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             # The one f-string piece is the service's own priority rule, rendered.
             "INSERT INTO expert_faq_candidates (query_id, question, answer, source_feedback_id, "  # noqa: S608
             "expert_id, expert_trust_score, approval_status, approved_by, approved_at, "
+            "decided_at, "
             "rejection_reason, suggested_category, suggested_tags, regulatory_references, "
             "priority_score, supporting_count) "
             "SELECT f.query_id, f.query_text, f.expert_answer, f.id, f.expert_id, p.trust_score, "
@@ -473,6 +474,8 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "THEN 'auto_approved' ELSE s.status END::approval_status, "
             "CASE WHEN s.status = 'approved' THEN :first + 299 END, "
             "CASE WHEN s.status IN ('approved', 'auto_approved') THEN now() END, "
+            "CASE WHEN s.status <> 'pending' OR (p.is_verified AND p.is_active "
+            "AND p.trust_score >= 0.9) THEN now() END, "
             "CASE WHEN s.status = 'rejected' THEN 'demo: già coperto da una FAQ esistente' END, "
             "f.category, ARRAY['fisco', 'faq'], f.regulatory_references, "
             f"{_candidate_weight()}, 1 "

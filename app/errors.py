@@ -94,12 +94,32 @@ class TooManyRequests(AppError):
 class Problem(BaseModel):
     """An RFC 9457 problem document (`application/problem+json`)."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
+    type: str = Field(
+        default="about:blank",
+        description="A URI (`/problems/<slug>`): its page says what the error means and "
+        "what to do.",
+        examples=["/problems/validation-error"],
+    )
+    title: str = Field(
+        description="Short summary of the kind of problem.", examples=["Unprocessable Content"]
+    )
+    status: int = Field(description="The HTTP status code.", examples=[422])
+    detail: str = Field(
+        description="What went wrong with this request.", examples=["Invalid request: vote"]
+    )
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="On 422: one entry per invalid field, with its path."
+        default=None,
+        description="On 422: one entry per invalid field, with its path.",
+        examples=[
+            [
+                {
+                    "loc": ["body", "vote"],
+                    "field": "vote",
+                    "message": "Input should be 'up' or 'down'",
+                    "type": "enum",
+                }
+            ]
+        ],
     )
 
 
@@ -258,6 +278,44 @@ def render_error(exc: BaseException, *, retry_after_seconds: int) -> JSONRespons
     return None
 
 
+async def _body_problem(
+    request: Request, errors: Sequence[Any]
+) -> tuple[str, dict[str, Any]] | None:
+    """A readable message when the body as a whole is wrong: not JSON (FastAPI reports the
+    character offset as the field), or missing (it reports `body`)."""
+    if len(errors) != 1:
+        return None
+    error = errors[0]
+    loc, kind = tuple(error.get("loc", ())), error.get("type")
+    if kind == "json_invalid":
+        body = (await request.body()).decode("utf-8", "replace")
+        offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+        line = body.count("\n", 0, offset) + 1
+        column = offset - (body.rfind("\n", 0, offset) + 1) + 1
+        detail = f"the body is not valid JSON (line {line}, column {column})"
+        return detail, _error_entry(["body"], detail, "json_invalid")
+    if kind == "missing" and loc == ("body",):
+        required = _required_body_fields(request)
+        if required:
+            names = ", ".join(required)
+            verb = "is" if len(required) == 1 else "are"
+            detail = f"{names} {verb} required: send a JSON body with {names}"
+        else:
+            detail = "a JSON body is required"
+        return detail, _error_entry(["body"], detail, "missing")
+    return None
+
+
+def _required_body_fields(request: Request) -> list[str]:
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict):
+        return []
+    return [(info.alias or name) for name, info in fields.items() if info.is_required()]
+
+
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     """Route every exception type to one problem+json rendering."""
 
@@ -267,9 +325,16 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        raw = list(exc.errors())
+        body_problem = await _body_problem(request, raw)
+        if body_problem is not None:
+            detail, entry = body_problem
+            return problem(
+                422, "Unprocessable Content", detail, slug="validation-error", errors=[entry]
+            )
         errors = [
             _error_entry(e.get("loc", ()), str(e.get("msg", "invalid")), str(e.get("type", "")))
-            for e in exc.errors()
+            for e in raw
         ]
         fields = ", ".join(sorted({e["field"] for e in errors})) or "request"
         return problem(

@@ -39,7 +39,9 @@ class Durability(BaseModel):
 
 class Ready(BaseModel):
     status: Literal["ready"] = Field(
-        default="ready", description="The service can take traffic.", examples=["ready"]
+        default="ready",
+        description="`ready`: the database answers and is at the head.",
+        examples=["ready"],
     )
     revision: list[str] = Field(
         description="The Alembic revision(s) the database is at.", examples=[["0005"]]

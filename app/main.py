@@ -25,6 +25,8 @@ from app.idempotency import service as idempotency_service
 from app.load_shedding import InFlightLimit
 from app.middleware import BodySizeLimit
 from app.observability import install_observability, start_metrics_listener
+from app.openapi_doc import install_openapi
+from app.pages import install_pages
 from app.webhooks import dispatcher as webhook_dispatcher
 from app.widget.router import router as widget_router
 
@@ -103,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Collects and analyses feedback on AI answers.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by app.pages
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
@@ -127,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(dashboard_router)
     app.include_router(widget_router)
+    install_pages(app)
+    install_openapi(app)
     install_observability(app, settings)
     return app
 

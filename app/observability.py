@@ -23,10 +23,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from prometheus_fastapi_instrumentator.routing import get_route_name
 from sqlalchemy.pool import QueuePool
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
@@ -34,6 +35,8 @@ from app.config import Settings
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accepted as given when short and made of characters that cannot forge a log line.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+_GENERATED_ID_RE = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as RequestContext makes
 
 REDACTED = "[redacted]"
 _SENSITIVE_KEYS = frozenset(
@@ -81,11 +84,27 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
-def _wants_json(settings: Settings, stream: IO[str]) -> bool:
+def wants_json(settings: Settings, stream: IO[str]) -> bool:
+    """JSON lines unless configured otherwise or writing to a terminal."""
     if settings.log_json is not None:
         return settings.log_json
     isatty = getattr(stream, "isatty", None)
     return not (callable(isatty) and isatty())
+
+
+def service_logging_configured() -> bool:
+    """Whether `configure_logging` installed our handler (Alembic's env.py then keeps it
+    instead of installing alembic.ini's plain console handler)."""
+    return any(getattr(h, _HANDLER_MARK, False) for h in logging.getLogger().handlers)
+
+
+def _short_request_id(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """In a terminal, 8 characters of a generated request id are enough to follow one
+    request (an id the client sent stays whole: it is what they will search for)."""
+    request_id = event_dict.get("request_id")
+    if isinstance(request_id, str) and _GENERATED_ID_RE.match(request_id):
+        event_dict["request_id"] = request_id[:8]
+    return event_dict
 
 
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None:
@@ -98,11 +117,14 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
         structlog.stdlib.PositionalArgumentsFormatter(),
         redact,
     ]
+    out = stream or sys.stdout
+    as_json = wants_json(settings, out)
     renderer: Any = (
         structlog.processors.JSONRenderer()
-        if _wants_json(settings, stream or sys.stdout)
-        else structlog.dev.ConsoleRenderer(colors=False)
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=_is_terminal(out))
     )
+    console_only: list[Any] = [] if as_json else [_short_request_id]
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -120,6 +142,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact,
+            *console_only,
             renderer,
         ],
     )
@@ -152,13 +175,36 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+UNMATCHED_ROUTE = "unmatched"
+_CONVERTER_RE = re.compile(r"\{(\w+):\w+\}")
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(callable(isatty) and isatty())
+
+
+# Client errors worth an operator's eye (credential problems, throttling) log at warning.
+_WARNING_STATUSES = frozenset({401, 403, 429})
+
+
 def route_template(scope: Scope) -> str:
-    """`/api/v1/users/{user_id}` for `/api/v1/users/42` (the same name /metrics uses)."""
+    """`/api/v1/users/{user_id}` for `/api/v1/users/42`: the OpenAPI template (converters
+    such as `{cache_key:path}` dropped), the one name both the access log and /metrics use;
+    `unmatched` for any path no route serves."""
     try:
         name = get_route_name(HTTPConnection(scope), should_include_root_path=False)
     except Exception:  # a logging helper must never fail the request
         name = None
-    return name or "unmatched"
+    return _CONVERTER_RE.sub(r"{\1}", name) if name else UNMATCHED_ROUTE
+
+
+class _TemplatedMetrics(PrometheusInstrumentatorMiddleware):
+    """The instrumentator, labelling `handler` with `route_template` (its own naming keeps
+    `{cache_key:path}` and calls unmatched paths `none`)."""
+
+    def _get_handler(self, request: Request) -> tuple[str, bool]:
+        return route_template(request.scope), True
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -208,12 +254,22 @@ class RequestContext:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                access_log.info(
+                client = scope.get("client")
+                level = (
+                    logging.ERROR
+                    if status >= 500
+                    else logging.WARNING
+                    if status in _WARNING_STATUSES
+                    else logging.INFO
+                )
+                access_log.log(
+                    level,
                     "request",
                     method=scope.get("method"),
                     route=route_template(scope),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    client=client[0] if client else None,
                 )
 
 
@@ -277,6 +333,10 @@ def install_metrics(app: FastAPI, *, expose: bool = True) -> CollectorRegistry:
     instrumentator.instrument(app)
     if expose:
         instrumentator.expose(app, include_in_schema=False, tags=["operations"])
+    for middleware in app.user_middleware:
+        factory: Any = middleware.cls
+        if factory is PrometheusInstrumentatorMiddleware:
+            middleware.cls = _TemplatedMetrics  # type: ignore[assignment]
     registry.register(PoolCollector(app))
     app.state.metrics_registry = registry
     return registry

@@ -1,9 +1,10 @@
-"""Field types shared by every domain's request bodies."""
+"""Field types shared by every domain's request and response bodies."""
 
+import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
 
 def _no_nul(value: str) -> str:
@@ -38,3 +39,39 @@ Money = Annotated[
     Field(ge=0, le=MONEY_MAX, allow_inf_nan=False, description="USD, rounded to 6 places."),
     AfterValidator(_money),
 ]
+
+
+# --- response values: how numbers and instants are shown (exact values stay in the database
+# and in exports) -----------------------------------------------------------------------------
+
+
+def iso_z(value: dt.datetime | None) -> str | None:
+    """ISO-8601 in UTC with a `Z` (never `+00:00`): JSON responses, CLI output and CSV."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # naive values in this service are UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_z(value: dt.datetime) -> str:
+    return iso_z(value) or ""
+
+
+UtcDateTime = Annotated[dt.datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
+"""A timestamp rendered as ISO-8601 UTC ending in `Z`, the one serializer every schema uses."""
+
+USD_DECIMALS = 6
+MS_DECIMALS = 1
+
+UsdAmount = Annotated[
+    float,
+    PlainSerializer(lambda v: round(v, USD_DECIMALS), return_type=float, when_used="json"),
+]
+"""Money in a response: USD rounded to 6 decimals (the column's scale)."""
+
+Milliseconds = Annotated[
+    float,
+    PlainSerializer(lambda v: round(v, MS_DECIMALS), return_type=float, when_used="json"),
+]
+"""A duration in a response: milliseconds rounded to 0.1."""

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import keys
 from app.auth import service as auth_service
@@ -48,8 +49,8 @@ from app.experts.models import ApprovalStatus
 from app.experts.schemas import FaqCandidateReject
 from app.query_params import Pagination, TimeWindow, decode_cursor
 from app.routing import service as routing_service
-from app.routing.schemas import GroupBy
-from app.schemas import ExternalId
+from app.routing.schemas import GroupBy, RoutingGroup
+from app.schemas import USD_DECIMALS, ExternalId
 from app.transaction import TransactionalRoute
 from app.votes import service as votes_service
 
@@ -129,7 +130,16 @@ templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters.update(pct=_format_pct, num=_format_num, usd=_format_usd, time=_format_time)
+
+
+def _money(value: float | None) -> float | None:
+    """A money value as the JSON API sends it (rounded to USD_DECIMALS)."""
+    return None if value is None else round(value, USD_DECIMALS)
+
+
+templates.filters.update(
+    pct=_format_pct, num=_format_num, usd=_format_usd, time=_format_time, money=_money
+)
 
 
 class SignInRequired(Exception):
@@ -458,6 +468,14 @@ def _page(
 # ------------------------------------------------------------------------- pages
 
 
+async def _routing_groups(
+    session: AsyncSession, window: TimeWindow, group_by: GroupBy
+) -> list[dict[str, Any]]:
+    """The groups exactly as `GET /api/v1/analytics/routing` shows them (rounded alike)."""
+    groups = await routing_service.routing_analytics(session, window=window, group_by=group_by)
+    return [RoutingGroup(**g).model_dump(mode="json") for g in groups]
+
+
 @router.get("")
 async def overview(request: Request, operator: OperatorDep, session: SessionDep) -> Response:
     """Satisfaction over time, quality vs cost per model, cache savings, queue sizes."""
@@ -465,9 +483,7 @@ async def overview(request: Request, operator: OperatorDep, session: SessionDep)
     votes = await votes_service.vote_analytics(
         session, start=window.start, end=window.end, bucket=window.bucket, top=10
     )
-    models = await routing_service.routing_analytics(
-        session, window=_time_window(window), group_by=GroupBy.model
-    )
+    models = await _routing_groups(session, _time_window(window), GroupBy.model)
     cache = await cache_service.cache_analytics(session, _time_window(window))
     experts = await experts_service.expert_analytics(session, _time_window(window), top=1)
     return _page(
@@ -540,13 +556,11 @@ async def routing_page(request: Request, operator: OperatorDep, session: Session
     except ValueError:
         group_by, window_error = GroupBy.provider, "`group_by` must be provider, model or pattern."
     tw = _time_window(window)
-    groups = await routing_service.routing_analytics(session, window=tw, group_by=group_by)
+    groups = await _routing_groups(session, tw, group_by)
     models = (
-        groups
-        if group_by is GroupBy.model
-        else await routing_service.routing_analytics(session, window=tw, group_by=GroupBy.model)
+        groups if group_by is GroupBy.model else await _routing_groups(session, tw, GroupBy.model)
     )
-    patterns = await routing_service.routing_analytics(session, window=tw, group_by=GroupBy.pattern)
+    patterns = await _routing_groups(session, tw, GroupBy.pattern)
     recommendations = []
     for group in patterns[:RECOMMENDATION_PATTERNS_MAX]:
         if group["key"] is None:

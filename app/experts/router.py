@@ -185,7 +185,10 @@ async def approve_faq_candidate(
 ) -> FaqCandidateRead:
     """Approve a pending FAQ candidate (409 if already decided); raises its author's trust."""
     return await service.approve_candidate(
-        session, candidate_id=candidate_id, admin_user_id=principal.user_id
+        session,
+        candidate_id=candidate_id,
+        admin_user_id=principal.user_id,
+        admin_key_id=principal.key_id,
     )
 
 
@@ -201,7 +204,11 @@ async def reject_faq_candidate(
 ) -> FaqCandidateRead:
     """Reject a pending FAQ candidate with a reason (409 if already decided)."""
     return await service.reject_candidate(
-        session, candidate_id=candidate_id, admin_user_id=principal.user_id, reason=payload.reason
+        session,
+        candidate_id=candidate_id,
+        admin_user_id=principal.user_id,
+        admin_key_id=principal.key_id,
+        reason=payload.reason,
     )
 
 

@@ -435,6 +435,7 @@ async def _propose_candidate(
                     approval_status=ApprovalStatus.auto_approved,
                     approved_at=sa.func.now(),
                     approved_by=None,
+                    decided_at=sa.func.now(),
                     supporting_count=c.supporting_count + 1,
                     priority_score=c.priority_score + weight,
                 )
@@ -453,6 +454,7 @@ async def _propose_candidate(
                     question=payload.query_text,
                     approval_status=ApprovalStatus.auto_approved,
                     approved_at=sa.func.now(),
+                    decided_at=sa.func.now(),
                     priority_score=weight,
                 )
                 .returning(*returning)
@@ -553,6 +555,7 @@ async def _decide(
     *,
     status: ApprovalStatus,
     admin_user_id: int | None,
+    admin_key_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> FaqCandidateRead:
     c = candidates.c
@@ -568,7 +571,10 @@ async def _decide(
         .values(
             approval_status=status,
             approved_by=admin_user_id,
-            approved_at=sa.func.now(),
+            # approved_at keeps its name's meaning: null when the decision is a rejection.
+            approved_at=sa.func.now() if status is ApprovalStatus.approved else None,
+            decided_by_key_id=admin_key_id,
+            decided_at=sa.func.now(),
             rejection_reason=reason,
         )
         .returning(*candidates.c)
@@ -599,16 +605,29 @@ async def _decide(
 
 
 async def approve_candidate(
-    session: AsyncSession, *, candidate_id: uuid.UUID, admin_user_id: int | None
+    session: AsyncSession,
+    *,
+    candidate_id: uuid.UUID,
+    admin_user_id: int | None,
+    admin_key_id: uuid.UUID | None = None,
 ) -> FaqCandidateRead:
     """Approve a pending candidate (409 otherwise); its author's trust rises."""
     return await _decide(
-        session, candidate_id, status=ApprovalStatus.approved, admin_user_id=admin_user_id
+        session,
+        candidate_id,
+        status=ApprovalStatus.approved,
+        admin_user_id=admin_user_id,
+        admin_key_id=admin_key_id,
     )
 
 
 async def reject_candidate(
-    session: AsyncSession, *, candidate_id: uuid.UUID, admin_user_id: int | None, reason: str
+    session: AsyncSession,
+    *,
+    candidate_id: uuid.UUID,
+    admin_user_id: int | None,
+    reason: str,
+    admin_key_id: uuid.UUID | None = None,
 ) -> FaqCandidateRead:
     """Reject a pending candidate with a reason (409 otherwise); its author's trust falls."""
     return await _decide(
@@ -616,6 +635,7 @@ async def reject_candidate(
         candidate_id,
         status=ApprovalStatus.rejected,
         admin_user_id=admin_user_id,
+        admin_key_id=admin_key_id,
         reason=reason,
     )
 

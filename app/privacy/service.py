@@ -23,6 +23,7 @@ import app.models  # noqa: F401  (every table is in the metadata)
 from app.errors import NotFound
 from app.idempotency import service as idempotency_service
 from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
+from app.schemas import iso_z
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -246,7 +247,7 @@ def export_statement(
 
 
 def iso_utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat()
+    return iso_z(value) or ""
 
 
 def json_array(value: Sequence[Any]) -> str:

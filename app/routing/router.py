@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import Admin, IngestOrAdmin
 from app.db import SessionDep
@@ -54,15 +54,24 @@ with `k = {scoring.PRIOR_WEIGHT:g}`, `v0 = {scoring.PRIOR_VARIANCE:g}` and
         "returns its id again without a duplicate; with a different body → 409 naming the "
         "request_id, and nothing of the batch is stored. The same request_id twice in one "
         "batch with different bodies → 422. `cost_savings` and `savings_percentage` are "
-        "computed by the database and returned; sending them → 422."
+        "computed by the database and returned; sending them → 422. 201 when the request "
+        "created at least one metric; 200 when every item was already stored."
     ),
     dependencies=[Idempotent],
+    responses={
+        status.HTTP_200_OK: {
+            "model": RoutingMetricsStored,
+            "description": "Every item was already stored (a re-send): nothing created.",
+        }
+    },
 )
 async def record_metrics(
-    payload: RoutingMetricsBody, principal: IngestOrAdmin, session: SessionDep
+    payload: RoutingMetricsBody, principal: IngestOrAdmin, session: SessionDep, response: Response
 ) -> RoutingMetricsStored:
     """Store routing metrics from the gateway (one object or a batch)."""
     stored = await routing_service.record_metrics(session, payload.metrics)
+    if not any(s.created for s in stored):
+        response.status_code = status.HTTP_200_OK  # as cache entries do on a re-send
     return RoutingMetricsStored(
         ids=[s.id for s in stored],
         items=[
@@ -83,6 +92,7 @@ async def record_metrics(
     status_code=status.HTTP_201_CREATED,
     response_model=RoutingFeedbackStored,
     dependencies=[Idempotent],
+    responses={404: {"description": "No routing metric with that `request_id`."}},
 )
 async def record_feedback(
     payload: RoutingFeedbackIn, principal: IngestOrAdmin, session: SessionDep

@@ -183,7 +183,7 @@ async def test_cli_export_to_file_and_stdout_share_the_endpoint_code(
     # Votes 200..2000 days before NOW (2026-11-01); 2024-01-01 is 1035 days before it:
     # the ones 200, 400, 600, 800 and 1000 days old.
     assert len(rows) == 5
-    assert all(r["created_at"].endswith("+00:00") for r in rows)
+    assert all(r["created_at"].endswith("Z") for r in rows)
     assert "Exported 5 votes rows" in err
     code, out, err = await _cli(
         url, "export", "routing_metrics", "--from", "2000-01-01", "--format", "ndjson"

@@ -72,7 +72,7 @@ async def test_csv_has_a_header_utc_timestamps_and_json_arrays(http, export_app)
     ]
     assert [r["conversation_id"] for r in rows] == ["c-1", "c-2", "c-3"]  # oldest first
     second = rows[1]
-    assert second["created_at"] == "2026-01-02T22:30:00+00:00"  # converted to UTC
+    assert second["created_at"] == "2026-01-02T22:30:00Z"  # converted to UTC
     assert json.loads(second["reasons"]) == ["inaccurate", 'say "why"']
     assert second["comment"] == "troppo, vago"
     assert second["vote"] == "down"
@@ -94,7 +94,7 @@ async def test_ndjson_and_the_time_window(http, export_app) -> None:
     row = lines[0]
     assert row["conversation_id"] == "c-2"
     assert row["reasons"] == ["inaccurate", 'say "why"']
-    assert row["created_at"] == "2026-01-02T22:30:00+00:00"
+    assert row["created_at"] == "2026-01-02T22:30:00Z"
     assert row["user_id"] is None
 
 

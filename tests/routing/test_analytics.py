@@ -70,10 +70,11 @@ def group(
         "avg_quality": None if avg_quality is None else approx(avg_quality),
         "correct_rate": None if correct_rate is None else approx(correct_rate),
         "helpful_rate": None if helpful_rate is None else approx(helpful_rate),
-        "avg_cost": approx(avg_cost),
-        "total_savings": None if total_savings is None else approx(total_savings),
-        "latency_p50_ms": None if p50 is None else approx(p50),
-        "latency_p95_ms": None if p95 is None else approx(p95),
+        # Responses round money to 6 decimals and milliseconds to 0.1.
+        "avg_cost": approx(round(avg_cost, 6), abs=1e-12),
+        "total_savings": None if total_savings is None else approx(round(total_savings, 6)),
+        "latency_p50_ms": None if p50 is None else approx(round(p50, 1), abs=1e-9),
+        "latency_p95_ms": None if p95 is None else approx(round(p95, 1), abs=1e-9),
     }
 
 

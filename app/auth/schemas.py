@@ -63,7 +63,9 @@ class FeedbackTokenCreated(BaseModel):
 class Caller(BaseModel):
     """Who the presented credential is, as the service sees it (never the secret)."""
 
-    kind: Literal["key", "token"] = Field(description="An API key or a feedback token.")
+    kind: Literal["key", "token"] = Field(
+        description="An API key or a feedback token.", examples=["key"]
+    )
     scope: Scope | None = Field(
         default=None, description="The key's scope; null for a token.", examples=["ingest"]
     )

@@ -116,7 +116,8 @@ async def rate_cache_entry(
     session: SessionDep,
     settings: SettingsDep,
     user_agent: Annotated[
-        str | None, Header(description="The rating client, stored with the rating.")
+        str | None,
+        Header(alias="User-Agent", description="The rating client, stored with the rating."),
     ] = None,
 ) -> CacheFeedbackCreated:
     """Rate a cached response 1..5; the rating that shows it is bad flags the entry."""

@@ -85,6 +85,34 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "or too many exports run at once.",
         "Wait the number of seconds in `Retry-After`, then retry.",
     ),
+    "durability-off": ProblemType(
+        503,
+        "Service Unavailable",
+        "`/readyz`: PostgreSQL runs with `synchronous_commit` or `fsync` off, so an "
+        "acknowledged write could be lost in a crash.",
+        "Turn both on in PostgreSQL's configuration, or set `REQUIRE_DURABLE_COMMITS=false` "
+        "if you accept that risk (then `/readyz` reports it in its body).",
+    ),
+    "overloaded": ProblemType(
+        503,
+        "Service Unavailable",
+        "The process already handles `MAX_IN_FLIGHT_REQUESTS` requests; this one was refused "
+        "at once instead of queueing for a database connection.",
+        "Retry after the seconds in `Retry-After`; add workers or replicas if it persists.",
+    ),
+    "unsupported-media-type": ProblemType(
+        415,
+        "Unsupported Media Type",
+        "The request body was sent with a `Content-Type` this route does not read.",
+        "Send `Content-Type: application/json` with a JSON body.",
+    ),
+    "widget-demo-unavailable": ProblemType(
+        503,
+        "Service Unavailable",
+        "The widget demo (`/widget/demo`) is off: it runs only when `WIDGET_DEMO_ENABLED` "
+        "allows it (by default with the embedded database).",
+        "Set `WIDGET_DEMO_ENABLED=true` to try the widget against this service.",
+    ),
     "database-unavailable": ProblemType(
         503,
         "Service Unavailable",

@@ -82,7 +82,7 @@ async def main(total: int, concurrency: int) -> None:
             {
                 "database_url": url,
                 "feedback_token_secret": "bench-feedback-token-secret-32-bytes",
-                "rate_limit_per_minute": 0,
+                "token_rate_limit_per_minute": 0,
             }
         )
         app = create_app(settings)

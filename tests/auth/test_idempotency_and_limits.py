@@ -132,7 +132,7 @@ async def test_concurrent_requests_with_one_key_write_once(live) -> None:
 
 async def test_rate_limit_429_with_retry_after(databases) -> None:
     url = await databases.migrated()
-    app = create_app(make_settings(url, rate_limit_per_minute=2))
+    app = create_app(make_settings(url, token_rate_limit_per_minute=2))
     async with app.router.lifespan_context(app):
         key = await committed_key(app)
         transport = httpx.ASGITransport(app=app)

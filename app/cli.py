@@ -133,7 +133,17 @@ def _key_row(key: ApiKey) -> dict[str, object]:
         "created_at": key.created_at.isoformat() if key.created_at else None,
         "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
     }
+
+
+def _rate_limit_option(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return auth_service.parse_rate_limit(value)
+    except AppError as exc:
+        raise typer.BadParameter(exc.detail, param_hint="--rate-limit") from None
 
 
 @keys_cli.command("create")
@@ -143,12 +153,23 @@ def keys_create(
     expert_id: Annotated[
         uuid.UUID | None, typer.Option(help="Required for --scope expert.")
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="N/min for this key. Default: ingest and admin keys unlimited, expert keys "
+            "TOKEN_RATE_LIMIT_PER_MINUTE.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print its secret once (only a hash is stored)."""
+    limit = _rate_limit_option(rate_limit)
 
     async def work(session: AsyncSession) -> tuple[ApiKey, str]:
-        return await auth_service.create_key(session, scope=scope, name=name, expert_id=expert_id)
+        return await auth_service.create_key(
+            session, scope=scope, name=name, expert_id=expert_id, rate_limit_per_minute=limit
+        )
 
     try:
         key, secret = asyncio.run(_with_session(work))
@@ -171,6 +192,28 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     for r in rows:
         state = "revoked" if r["revoked_at"] else "active"
         typer.echo(f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {r['name'] or ''}")
+
+
+@keys_cli.command("set-rate-limit")
+def keys_set_rate_limit(
+    key_id: Annotated[str, typer.Argument(help="Key id or public id.")],
+    rate_limit: Annotated[
+        str, typer.Argument(help="N/min, or `none` for the scope's default.", metavar="LIMIT")
+    ],
+) -> None:
+    """Change a key's own rate limit; every replica applies it within the key cache lifetime."""
+    limit = _rate_limit_option(rate_limit)
+
+    async def work(session: AsyncSession) -> ApiKey:
+        return await auth_service.set_rate_limit(session, key_id, limit)
+
+    try:
+        key = asyncio.run(_with_session(work))
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from None
+    shown = f"{key.rate_limit_per_minute}/min" if key.rate_limit_per_minute else "scope default"
+    typer.echo(f"Rate limit of {key.public_id} ({key.id}): {shown}.")
 
 
 @keys_cli.command("revoke")

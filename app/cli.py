@@ -52,6 +52,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="WEB_CONCURRENCY",
+            help="Worker processes (one per core). Each has its own pool, writer and rate "
+            "buckets; with the embedded database they share its one server.",
+        ),
+    ] = 1,
     migrate_first: Annotated[
         bool,
         typer.Option("--migrate", help="Upgrade an external database to head before serving."),
@@ -81,6 +90,12 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             reload=reload,
+            # uvicorn's supervisor forks the workers; each runs the lifespan (the embedded
+            # server is reused: the last process out stops it).
+            workers=None if reload else workers,
+            # A worker busy importing on a loaded machine misses uvicorn's 5 s ping and is
+            # killed and respawned in a loop; give startup room.
+            timeout_worker_healthcheck=60,
             log_level=settings.log_level,
             proxy_headers=True,
             # Our access line (route template, request id) replaces uvicorn's.

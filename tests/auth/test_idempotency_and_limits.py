@@ -134,7 +134,7 @@ async def test_rate_limit_429_with_retry_after(databases) -> None:
     url = await databases.migrated()
     app = create_app(make_settings(url))
     async with app.router.lifespan_context(app):
-        # Ingest keys are unlimited unless their key sets a limit (tests/auth/test_key_rate_limits.py).
+        # Ingest keys are unlimited unless the key sets a limit of its own.
         key = await committed_key(app, rate_limit_per_minute=2)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser chromium lint fmt migrate revision check bench screenshots clean
+.PHONY: help install run test test-browser chromium lint fmt migrate revision check bench wrk screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,7 +55,10 @@ check: $(STAMP) ## alembic check: the models and the migrated database agree
 	$(BIN)/alembic upgrade head
 	$(BIN)/alembic check
 
-bench: $(STAMP) ## Benchmarks (print figures against a baseline measured in the same run)
+wrk: ## Install Debian's wrk, the benchmark's load driver (once; another agent may hold the dpkg lock)
+	@command -v wrk >/dev/null || $(APT) install -y wrk || { $(APT) update && $(APT) install -y wrk; }
+
+bench: $(STAMP) wrk ## Benchmarks (print figures against a baseline measured in the same run)
 	$(BIN)/python -m bench
 
 screenshots: $(STAMP) chromium ## Every dashboard page at 1280 and 390 px into docs/screenshots/

@@ -154,6 +154,11 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
 
 def route_template(scope: Scope) -> str:
     """`/api/v1/users/{user_id}` for `/api/v1/users/42` (the same name /metrics uses)."""
+    # The router leaves the matched route in the scope: no second walk over every route.
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
     try:
         name = get_route_name(HTTPConnection(scope), should_include_root_path=False)
     except Exception:  # a logging helper must never fail the request
@@ -204,17 +209,20 @@ class RequestContext:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                access_log.info(
-                    "request",
-                    method=scope.get("method"),
-                    route=route_template(scope),
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+        # bind/reset rather than `bound_contextvars`, which copies the whole context to
+        # save the previous values (~7 % of a vote's CPU in py-spy).
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                route=route_template(scope),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 class PoolCollector(Collector):

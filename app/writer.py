@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from app.errors import PROBLEM_JSON, AppError, Problem, is_database_unavailable
 from app.idempotency import service as idempotency_service
 from app.idempotency.dependencies import Replay
 
+log = logging.getLogger(__name__)
 JSON = "application/json"
 P = TypeVar("P")
 R = TypeVar("R")
@@ -280,7 +282,12 @@ class GroupWriter:
             batch, stopped = await self._take(carry) if not stop else self._carried(carry)
             stop = stop or stopped
             if batch:
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except Exception as exc:  # never let a loop die with requests waiting on it
+                    log.error("group commit failed unexpectedly", exc_info=exc)
+                    for item in batch:
+                        item.settle(exc)
 
     @staticmethod
     def _carried(carry: list[_Item]) -> tuple[list[_Item], bool]:

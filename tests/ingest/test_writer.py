@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.errors import AppError
+from app.errors import AppError, render_error
 from app.main import create_app
 from app.votes.ingest import VOTES
 from app.votes.models import VoteDirection
@@ -221,3 +221,26 @@ async def test_after_close_new_rows_are_refused_with_503(databases) -> None:
             )
         assert refused.value.status == 503
         writer.start()  # the lifespan closes it again on exit
+
+
+async def test_database_down_fails_the_batch_with_a_503(tmp_path) -> None:
+    # A socket directory with no server behind it (see tests/test_health.py).
+    url = f"postgresql+asyncpg://postgres@/postgres?host={tmp_path}"
+    app = create_app(make_settings(url, db_pool_timeout_seconds=1))
+    async with app.router.lifespan_context(app):
+        outcomes = await asyncio.gather(
+            *(
+                app.state.writer.submit(
+                    VOTES, (VoteCreate(conversation_id=f"d{i}", vote="up"), None), claim=None
+                )
+                for i in range(3)
+            ),
+            return_exceptions=True,
+        )
+    assert all(isinstance(o, Exception) for o in outcomes)
+    for outcome in outcomes:
+        assert isinstance(outcome, Exception)
+        response = render_error(outcome, retry_after_seconds=7)
+        assert response is not None
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "7"

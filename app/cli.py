@@ -206,7 +206,10 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         return
     for r in rows:
         state = "revoked" if r["revoked_at"] else "active"
-        typer.echo(f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {r['name'] or ''}")
+        limit = f"{r['rate_limit_per_minute']}/min" if r["rate_limit_per_minute"] else "default"
+        typer.echo(
+            f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {limit:<10} {r['name'] or ''}"
+        )
 
 
 @keys_cli.command("set-rate-limit")

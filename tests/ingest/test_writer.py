@@ -244,3 +244,12 @@ async def test_database_down_fails_the_batch_with_a_503(tmp_path) -> None:
         assert response is not None
         assert response.status_code == 503
         assert response.headers["retry-after"] == "7"
+
+
+async def test_openapi_declares_the_header_and_the_503(committed_app, http) -> None:
+    operation = (await http.get("/openapi.json")).json()["paths"][URL]["post"]
+    headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+    assert "Idempotency-Key" in headers
+    assert "Retry-After" in operation["responses"]["503"]["description"]
+    assert "application/problem+json" in operation["responses"]["503"]["content"]
+    assert operation["responses"]["201"]["content"]["application/json"]["schema"]

@@ -87,6 +87,15 @@ async def fresh_database(server_url: str) -> str:
     return url
 
 
+async def _drop_database(server_url: str, url: str) -> None:
+    admin = make_url(server_url).set(database="postgres").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(_asyncpg_dsn(admin))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
@@ -297,6 +306,7 @@ async def main(seconds: float, connections: int, batches: int, rounds: int = 3) 
     server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
     logs = DATA_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    url: str | None = None
     try:
         url = await fresh_database(server)
         settings = Settings.model_validate({"database_url": url, "feedback_token_secret": SECRET})
@@ -398,6 +408,8 @@ async def main(seconds: float, connections: int, batches: int, rounds: int = 3) 
         )
         return 0
     finally:
+        if url is not None:  # each run builds its own database: do not let them pile up
+            await _drop_database(server, url)
         if not os.environ.get("DATABASE_URL"):
             embedded_postgres.stop(DATA_DIR)
 

@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench screenshots clean lock
+.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench wrk screenshots clean lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,7 +68,10 @@ check: $(STAMP) ## alembic check: the models and the migrated database agree
 	$(BIN)/alembic upgrade head
 	$(BIN)/alembic check
 
-bench: $(STAMP) ## Benchmarks (print figures against a baseline measured in the same run)
+wrk: ## Install Debian's wrk, the benchmark's load driver (once; another agent may hold the dpkg lock)
+	@command -v wrk >/dev/null || $(APT) install -y wrk || { $(APT) update && $(APT) install -y wrk; }
+
+bench: $(STAMP) wrk ## Benchmarks (print figures against a baseline measured in the same run)
 	$(BIN)/python -m bench
 
 screenshots: $(STAMP) chromium ## Every dashboard page at 1280 and 390 px into docs/screenshots/

@@ -55,6 +55,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="WEB_CONCURRENCY",
+            help="Worker processes (one per core). Each has its own pool, writer and rate "
+            "buckets; with the embedded database they share its one server.",
+        ),
+    ] = 1,
     migrate_first: Annotated[
         bool,
         typer.Option("--migrate", help="Upgrade an external database to head before serving."),
@@ -103,6 +112,12 @@ def serve(
             host=bind_host,
             port=bind_port,
             reload=reload,
+            # uvicorn's supervisor forks the workers; each runs the lifespan (the embedded
+            # server is reused: the last process out stops it).
+            workers=None if reload else workers,
+            # A worker busy importing on a loaded machine misses uvicorn's 5 s ping and is
+            # killed and respawned in a loop; give startup room.
+            timeout_worker_healthcheck=60,
             log_level=settings.log_level,
             proxy_headers=True,
             # Our access line (route template, request id) replaces uvicorn's.
@@ -155,7 +170,17 @@ def _key_row(key: ApiKey) -> dict[str, object]:
         "created_at": iso_z(key.created_at),
         "last_used_at": iso_z(key.last_used_at),
         "revoked_at": iso_z(key.revoked_at),
+        "rate_limit_per_minute": key.rate_limit_per_minute,
     }
+
+
+def _rate_limit_option(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return auth_service.parse_rate_limit(value)
+    except AppError as exc:
+        raise typer.BadParameter(exc.detail, param_hint="--rate-limit") from None
 
 
 @keys_cli.command("create")
@@ -165,12 +190,23 @@ def keys_create(
     expert_id: Annotated[
         uuid.UUID | None, typer.Option(help="Required for --scope expert.")
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="N/min for this key. Default: ingest and admin keys unlimited, expert keys "
+            "TOKEN_RATE_LIMIT_PER_MINUTE.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print its secret once (only a hash is stored)."""
+    limit = _rate_limit_option(rate_limit)
 
     async def work(session: AsyncSession) -> tuple[ApiKey, str]:
-        return await auth_service.create_key(session, scope=scope, name=name, expert_id=expert_id)
+        return await auth_service.create_key(
+            session, scope=scope, name=name, expert_id=expert_id, rate_limit_per_minute=limit
+        )
 
     try:
         key, secret = asyncio.run(_with_session(work))
@@ -192,7 +228,9 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         return
     from rich.table import Table
 
-    table = Table("id", "public id", "scope", "name", "created", "last used", "revoked")
+    table = Table(
+        "id", "public id", "scope", "name", "created", "last used", "revoked", "rate limit"
+    )
     for r in rows:
         table.add_row(
             *(
@@ -200,12 +238,35 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
                 for k in ("id", "public_id", "scope", "name", "created_at", "last_used_at")
             ),
             str(r["revoked_at"] or "no"),
+            f"{r['rate_limit_per_minute']}/min" if r["rate_limit_per_minute"] else "default",
         )
     if not rows:
         typer.echo("No keys yet: feedback-service keys create --scope admin --name ops")
         return
     # Wide enough that UUIDs and timestamps never wrap, even when piped.
     Console(width=max(160, Console().width)).print(table)
+
+
+@keys_cli.command("set-rate-limit")
+def keys_set_rate_limit(
+    key_id: Annotated[str, typer.Argument(help="Key id or public id.")],
+    rate_limit: Annotated[
+        str, typer.Argument(help="N/min, or `none` for the scope's default.", metavar="LIMIT")
+    ],
+) -> None:
+    """Change a key's own rate limit; every replica applies it within the key cache lifetime."""
+    limit = _rate_limit_option(rate_limit)
+
+    async def work(session: AsyncSession) -> ApiKey:
+        return await auth_service.set_rate_limit(session, key_id, limit)
+
+    try:
+        key = asyncio.run(_with_session(work))
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from None
+    shown = f"{key.rate_limit_per_minute}/min" if key.rate_limit_per_minute else "scope default"
+    typer.echo(f"Rate limit of {key.public_id} ({key.id}): {shown}.")
 
 
 @keys_cli.command("revoke")

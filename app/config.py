@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h: ten attempts over about 3 days.
@@ -91,8 +91,14 @@ class Settings(BaseSettings):
         "Embedded default: generated in the data dir.",
     )
     feedback_token_default_ttl_seconds: int = Field(default=3600, ge=1, le=86400)
-    rate_limit_per_minute: int = Field(
-        default=600, ge=0, description="Requests per minute per key or token target (0 = off)."
+    token_rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        # The old name still works: it limited keys and tokens alike before keys had their own.
+        validation_alias=AliasChoices("token_rate_limit_per_minute", "rate_limit_per_minute"),
+        description="Requests per minute per browser token (per bound user) within its "
+        "target, and per expert key without a limit of its own (0 = off). Ingest and "
+        "admin keys are unlimited unless their key sets `rate_limit_per_minute`.",
     )
     failed_auth_per_minute: int = Field(
         default=60,
@@ -172,6 +178,27 @@ class Settings(BaseSettings):
         ge=1,
         le=36500,
         description="`purge` default for expert reviews (approved FAQ entries keep their text).",
+    )
+
+    writer_queue_size: int = Field(
+        default=4096,
+        ge=1,
+        description="Rows the group-commit writer may hold queued; beyond → 503 + Retry-After.",
+    )
+    writer_max_batch: int = Field(
+        default=256, ge=1, le=10_000, description="Most rows one group commit writes."
+    )
+    writer_max_delay_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="How long a batch waits for more rows before committing (0: no wait).",
+    )
+    writer_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Group commits in flight at once per process (each holds a connection).",
     )
 
     @field_validator("feedback_token_secret")

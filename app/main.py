@@ -29,6 +29,7 @@ from app.openapi_doc import install_openapi
 from app.pages import install_pages
 from app.webhooks import dispatcher as webhook_dispatcher
 from app.widget.router import router as widget_router
+from app.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 load_secret(settings), key_cache_seconds=settings.api_key_cache_seconds
             ),
             key_cache=KeyCache(settings.api_key_cache_seconds),
-            limiter=RateLimiter(settings.rate_limit_per_minute),
+            limiter=RateLimiter(settings.token_rate_limit_per_minute),
             failed_auth=RateLimiter(
                 settings.failed_auth_per_minute,
                 message="Too many failed authentication attempts from this address.",
             ),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
+        app.state.writer = GroupWriter.for_app(app)
+        app.state.writer.start()
         metrics_listener = start_metrics_listener(app, settings)
         webhook_dispatcher.start(app, settings, url)
         try:
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            # uvicorn has drained the requests: commit what they queued before the pool goes.
+            await app.state.writer.close()
             # Graceful shutdown: uvicorn has drained in-flight requests; let pending
             # bookkeeping writes (key last_used_at) finish before the pool closes.
             pending = app.state.auth.background

@@ -20,7 +20,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from app import embedded_postgres
-from bench.__main__ import DATA_DIR, _fresh_database
+from bench.common import DATA_DIR, fresh_database
 
 BATCH_SQL = """
 INSERT INTO {table} (conversation_id, vote, query_id, reasons)
@@ -61,7 +61,7 @@ async def _timed(conn: asyncpg.Connection, sql: str, *args: object, runs: int = 
 async def main(rows: int, batch: int, singles: int) -> None:
     server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
     try:
-        url = await _fresh_database(server)
+        url = await fresh_database(server)
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         conn = await asyncpg.connect(dsn)
         # ~10 % of votes change an earlier vote of the same conversation on the same answer.

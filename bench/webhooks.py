@@ -31,7 +31,7 @@ from app.main import create_app
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.schemas import WebhookCreate
 from app.webhooks.service import register_endpoint
-from bench.__main__ import DATA_DIR, _fresh_database, _run
+from bench.common import DATA_DIR, fresh_database, run_load
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -50,7 +50,7 @@ async def main(total: int, concurrency: int) -> None:
     receiver.daemon_threads = True
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
-        url = await _fresh_database(server_url)
+        url = await fresh_database(server_url)
         settings = Settings.model_validate(
             {
                 "database_url": url,
@@ -74,13 +74,13 @@ async def main(total: int, concurrency: int) -> None:
                     return http.post("/api/v1/feedback", headers=headers, json=body)
 
                 print(f"{total} down votes, {concurrency} concurrent, in-process ASGI\n")
-                plain = await _run("no subscriber", vote, total, concurrency)
+                plain = await run_load("no subscriber", vote, total, concurrency)
                 async with AsyncSession(app.state.engine) as session:
                     hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
                     payload = WebhookCreate.model_validate({"url": hook, "events": ["vote.down"]})
                     await register_endpoint(session, payload, settings=settings)
                     await session.commit()
-                emitting = await _run("one subscriber (outbox)", vote, total, concurrency)
+                emitting = await run_load("one subscriber (outbox)", vote, total, concurrency)
             print(f"\nthe outbox write costs {1 - emitting / plain:.0%} of vote throughput")
 
             dispatcher = Dispatcher(settings, url)

@@ -102,7 +102,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "feedback_token_secret": TOKEN_SECRET,
-        "rate_limit_per_minute": 0,
+        "token_rate_limit_per_minute": 0,
         # Concurrency tests fire hundreds of requests at once through ASGITransport.
         "max_in_flight_requests": 0,
         "feedback_data_dir": TEST_DATA_DIR,

@@ -23,6 +23,20 @@ from app.users.service import registered_user_ids
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
+# Declared once; routes on the group-commit writer (`app/writer.py`) take it directly.
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=service.MAX_KEY_LENGTH,
+        description="Makes the POST safe to retry: the same key with the same body "
+        "returns the first response (`Idempotent-Replayed: true`) and creates "
+        "nothing; with another body → 409. Kept 24 h per credential.",
+        examples=["5f2b7c1e-8d0a-4c9e-9a57-2b1f0c3d4e5f"],
+    ),
+]
+
 
 class Replay(Exception):
     """Answer with the stored first response instead of running the endpoint."""
@@ -52,18 +66,7 @@ def _idempotency(*, store_body: bool) -> Callable[..., Coroutine[Any, Any, None]
         request: Request,
         principal: AnyCaller,
         session: SessionDep,
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias=IDEMPOTENCY_HEADER,
-                min_length=1,
-                max_length=service.MAX_KEY_LENGTH,
-                description="Makes the POST safe to retry: the same key with the same body "
-                "returns the first response (`Idempotent-Replayed: true`) and creates "
-                "nothing; with another body → 409. Kept 24 h per credential.",
-                examples=["5f2b7c1e-8d0a-4c9e-9a57-2b1f0c3d4e5f"],
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> None:
         if idempotency_key is None:
             return

@@ -2,16 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.auth.dependencies import Admin, VoteWriter
 from app.db import SessionDep
-from app.idempotency.dependencies import Idempotent
+from app.idempotency.dependencies import IdempotencyKeyHeader
 from app.query_params import MAX_BUCKETS, WINDOW_RULE, Bucket, TimeWindowDep, check_bucket_count
 from app.schemas import ExternalId
 from app.transaction import TransactionalRoute
 from app.votes import service
+from app.votes.ingest import VOTES
 from app.votes.schemas import ConversationVotes, VoteAnalytics, VoteCreate, VoteRecorded
+from app.writer import WRITER_503, write_row
 
 router = APIRouter(tags=["votes"], route_class=TransactionalRoute)
 
@@ -43,14 +45,18 @@ vote that cites it, most frequent first (ties alphabetical), at most `top` entri
     "/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=VoteRecorded,
-    dependencies=[Idempotent],
+    responses={503: WRITER_503},
 )
 async def submit_vote(
-    payload: VoteCreate, principal: VoteWriter, session: SessionDep
-) -> VoteRecorded:
-    """Record a thumbs vote; a changed vote is a new row and the newest row is current."""
+    request: Request,
+    payload: VoteCreate,
+    principal: VoteWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Record a thumbs vote; a changed vote is a new row and the newest row is current.
+    The 201 is sent once the vote is committed (group commit, see `app/writer.py`)."""
     user_id = principal.user_for_conversation(payload.conversation_id, payload.user_id)
-    return await service.record_vote(session, payload, user_id=user_id)
+    return await write_row(request, principal, VOTES, (payload, user_id), idempotency_key)
 
 
 @router.get(

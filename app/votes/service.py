@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.query_params import Bucket
-from app.users.service import register_user
+from app.users.service import register_users
 from app.votes.models import Vote
 from app.votes.schemas import (
     ConversationVotes,
@@ -31,37 +34,65 @@ def satisfaction(up: int, down: int) -> float | None:
     return None if total == 0 else up / total
 
 
+# Many votes in one statement: one JSON parameter whatever the batch size, so the
+# statement is prepared once; the ids are made here so each row finds its own result.
+# clock_timestamp() per row: now() is the transaction's start and would tie a batch.
+_INSERT_VOTES_SQL = sa.text("""
+INSERT INTO votes (id, conversation_id, vote, query_id, user_id, email, expert_ids, reasons,
+                   comment, created_at)
+SELECT r.id, r.conversation_id, r.vote, r.query_id, r.user_id, r.email,
+       coalesce(r.expert_ids, '{}'), coalesce(r.reasons, '{}'), r.comment, clock_timestamp()
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    id uuid, conversation_id text, vote vote_direction, query_id uuid, user_id bigint,
+    email text, expert_ids text[], reasons text[], comment text)
+RETURNING id, created_at
+""")
+
+
+async def record_votes(
+    session: AsyncSession, votes: Sequence[tuple[VoteCreate, int | None]]
+) -> list[VoteRecorded]:
+    """Insert many votes (payload, user id to record; the caller's right to name it was
+    checked by the router) in one statement, registering their users first; results in
+    order. A changed vote is a new row."""
+    await register_users(session, (uid for _, uid in votes if uid is not None))
+    ids = [uuid.uuid4() for _ in votes]
+    rows = [
+        {
+            "id": str(vote_id),
+            "conversation_id": payload.conversation_id,
+            "vote": payload.vote.value,
+            "query_id": str(payload.query_id) if payload.query_id else None,
+            "user_id": user_id,
+            "email": payload.email,
+            "expert_ids": payload.expert_ids,
+            "reasons": payload.reasons,
+            "comment": payload.comment,
+        }
+        for vote_id, (payload, user_id) in zip(ids, votes, strict=True)
+    ]
+    result = await session.execute(_INSERT_VOTES_SQL, {"rows": json.dumps(rows)})
+    created = {row.id: row.created_at for row in result}
+    recorded = [VoteRecorded(id=vote_id, created_at=created[vote_id]) for vote_id in ids]
+    # The outbox rows go in the same transaction as the votes they announce.
+    for (payload, user_id), vote in zip(votes, recorded, strict=True):
+        if payload.vote == "down":
+            data = payload.model_dump(
+                include={"conversation_id", "query_id", "reasons", "expert_ids"}
+            )
+            await webhooks.emit(
+                session,
+                EventType.vote_down,
+                {"vote_id": vote.id, **data, "user_id": user_id, "created_at": vote.created_at},
+            )
+    return recorded
+
+
 async def record_vote(
     session: AsyncSession, payload: VoteCreate, *, user_id: int | None
 ) -> VoteRecorded:
-    """Insert one vote (a changed vote is a new row) for `user_id` (the caller's right to
-    name it was checked by the router); register the user id first."""
-    await register_user(session, user_id)
-    stmt = (
-        sa.insert(Vote)
-        .values(
-            conversation_id=payload.conversation_id,
-            vote=payload.vote,
-            query_id=payload.query_id,
-            user_id=user_id,
-            email=payload.email,
-            expert_ids=payload.expert_ids,
-            reasons=payload.reasons,
-            comment=payload.comment,
-            # now() is the transaction's start: two votes in one transaction would tie.
-            created_at=sa.func.clock_timestamp(),
-        )
-        .returning(col(Vote.id), col(Vote.created_at))
-    )
-    row = (await session.execute(stmt)).one()
-    if payload.vote == "down":
-        data = payload.model_dump(include={"conversation_id", "query_id", "reasons", "expert_ids"})
-        await webhooks.emit(
-            session,
-            EventType.vote_down,
-            {"vote_id": row.id, **data, "user_id": user_id, "created_at": row.created_at},
-        )
-    return VoteRecorded(id=row.id, created_at=row.created_at)
+    """Insert one vote for `user_id` (see `record_votes`)."""
+    return (await record_votes(session, [(payload, user_id)]))[0]
 
 
 async def conversation_votes(session: AsyncSession, conversation_id: str) -> ConversationVotes:

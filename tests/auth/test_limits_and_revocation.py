@@ -26,9 +26,10 @@ async def live(databases):
 
 async def test_rate_limit_429_with_retry_after(databases) -> None:
     url = await databases.migrated()
-    app = create_app(make_settings(url, rate_limit_per_minute=2))
+    app = create_app(make_settings(url))
     async with app.router.lifespan_context(app):
-        key = await committed_key(app)
+        # Ingest keys are unlimited unless the key sets a limit of its own.
+        key = await committed_key(app, rate_limit_per_minute=2)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             codes = []
@@ -39,7 +40,7 @@ async def test_rate_limit_429_with_retry_after(databases) -> None:
                 codes.append(r.status_code)
             other = await http.post(
                 "/api/v1/feedback-tokens",
-                headers=bearer(await committed_key(app)),
+                headers=bearer(await committed_key(app, rate_limit_per_minute=2)),
                 json={"conversation_id": "c"},
             )
     assert codes == [201, 201, 429]

@@ -1,5 +1,17 @@
 """Every table of every domain, imported once: the registry alembic/env.py and tests use."""
 
+from app.analytics.models import (
+    CacheEntryRollup,
+    CacheHitRollup,
+    CacheRatingRollup,
+    ExpertCandidateStatusCount,
+    ExpertFeedbackRollup,
+    RoutingLatencyRollup,
+    RoutingRollup,
+    VoteCurrent,
+    VoteReasonRollup,
+    VoteRollup,
+)
 from app.auth.models import ApiKey, Scope
 from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
 from app.experts.models import (
@@ -20,22 +32,32 @@ __all__ = [
     "ApiKey",
     "ApprovalStatus",
     "CacheEntry",
+    "CacheEntryRollup",
     "CacheEntryStatus",
     "CacheFeedback",
     "CacheHitDay",
+    "CacheHitRollup",
+    "CacheRatingRollup",
+    "ExpertCandidateStatusCount",
     "ExpertCredentialType",
     "ExpertFaqCandidate",
     "ExpertFeedback",
+    "ExpertFeedbackRollup",
     "ExpertProfile",
     "FeedbackType",
     "IdempotencyKey",
     "ItalianFeedbackCategory",
     "RoutingConfidence",
     "RoutingFeedback",
+    "RoutingLatencyRollup",
     "RoutingMetric",
+    "RoutingRollup",
     "RoutingStrategy",
     "Scope",
     "User",
     "Vote",
+    "VoteCurrent",
     "VoteDirection",
+    "VoteReasonRollup",
+    "VoteRollup",
 ]

@@ -93,10 +93,12 @@ def tables_with_updated_at() -> list[str]:
 def replaceable_entities() -> list[ReplaceableEntity]:
     """What env.py registers with alembic_utils."""
     import app.models  # noqa: F401  (the trigger list depends on every table being loaded)
+    from app.analytics import triggers as analytics_triggers
 
     return [
         set_updated_at,
         *(updated_at_trigger(t) for t in tables_with_updated_at()),
         cache_feedback_tally,
         cache_feedback_tally_trigger,
+        *analytics_triggers.entities(),
     ]

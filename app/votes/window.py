@@ -11,7 +11,7 @@ import datetime as dt
 
 from app.query_params import Bucket
 
-DEFAULT_SPAN = dt.timedelta(days=7)
+DEFAULT_SPAN = dt.timedelta(days=30)
 MAX_BUCKETS = 1000
 
 STEP: dict[Bucket, dt.timedelta] = {

@@ -93,11 +93,11 @@ def test_cap_on_bucket_count() -> None:
 
 def test_resolve_window_defaults() -> None:
     now = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
-    assert resolve_window(None, None, now=now) == (now - dt.timedelta(days=7), now)
+    assert resolve_window(None, None, now=now) == (now - dt.timedelta(days=30), now)
     start = dt.datetime(2026, 11, 1, tzinfo=UTC)
     assert resolve_window(start, None, now=now) == (start, now)
     end = dt.datetime(2026, 11, 10, tzinfo=UTC)
-    assert resolve_window(None, end, now=now) == (end - dt.timedelta(days=7), end)
+    assert resolve_window(None, end, now=now) == (end - dt.timedelta(days=30), end)
     with pytest.raises(WindowError) as info:
         resolve_window(dt.datetime(2026, 12, 1, tzinfo=UTC), None, now=now)
     assert info.value.field == "to"

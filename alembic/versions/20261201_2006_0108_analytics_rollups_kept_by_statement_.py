@@ -6,7 +6,7 @@ here), then a backfill of the rollups from the rows already stored.
 
 Revision ID: 0108
 Revises: 0005
-Create Date: 2026-12-01 20:00:24.799645
+Create Date: 2026-12-01 20:06:54.659606
 """
 
 from collections.abc import Sequence
@@ -161,6 +161,13 @@ def upgrade() -> None:
         sa.Column("down", sa.BigInteger(), server_default="0", nullable=False),
         sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_vote_rollups_grain")),
         sa.PrimaryKeyConstraint("grain", "bucket_start", name=op.f("pk_vote_rollups")),
+    )
+    op.create_index(
+        "ix_response_cache_flagged_at",
+        "response_cache",
+        [sa.literal_column("flagged_at DESC"), "cache_key"],
+        unique=False,
+        postgresql_where=sa.text("status = 'flagged'"),
     )
 
     public_vote_rollups_apply = PGFunction(
@@ -806,6 +813,11 @@ def downgrade() -> None:
     )
     op.drop_entity(public_vote_rollups_apply)
 
+    op.drop_index(
+        "ix_response_cache_flagged_at",
+        table_name="response_cache",
+        postgresql_where=sa.text("status = 'flagged'"),
+    )
     op.drop_table("vote_rollups")
     op.drop_table("vote_reason_rollups")
     op.drop_index("ix_vote_current_cast_at", table_name="vote_current")

@@ -12,6 +12,7 @@ the latency histogram (`app/analytics/histogram.py`, relative error documented t
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -23,25 +24,25 @@ from app.votes.models import VoteDirection
 GRAIN_CHECK = "grain IN ('h', 'd')"
 
 
-def _grain() -> str:
+def _grain() -> Any:
     return Field(sa_type=sa.String(1), primary_key=True)
 
 
-def _bucket() -> dt.datetime:
+def _bucket() -> Any:
     return Field(sa_type=sa.DateTime(timezone=True), primary_key=True)
 
 
-def _key(length: int = 200) -> str:
+def _key(length: int = 200) -> Any:
     return Field(sa_type=sa.String(length), primary_key=True)
 
 
-def _count() -> int:
+def _count() -> Any:
     return Field(
         default=0, sa_type=sa.BigInteger, nullable=False, sa_column_kwargs={"server_default": "0"}
     )
 
 
-def _sum() -> float:
+def _sum() -> Any:
     return Field(
         default=0.0,
         sa_type=sa.Float,
@@ -50,7 +51,7 @@ def _sum() -> float:
     )
 
 
-def _money() -> Decimal:
+def _money() -> Any:
     return Field(
         default=Decimal(0),
         sa_type=sa.Numeric,

@@ -114,6 +114,13 @@ async def main(total: int, concurrency: int) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["queries"]:  # query timings at scale (bench/queries.py)
+        from bench import queries
+
+        queries.run(sys.argv[2:])
+        raise SystemExit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)

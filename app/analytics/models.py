@@ -5,8 +5,9 @@ UTC hour) or `d` (an UTC day) and both grains are written by the same statement-
 trigger, so a window reads whole days from the `d` rows, the partial days at its edges
 from `h` rows and the partial hours from the raw rows (see `app/analytics/window.py`).
 Group columns that can be NULL in the source are stored as '' (a primary key cannot hold
-NULL); the readers turn '' back into NULL. Counters are exact; the only approximation is
-the latency histogram (`app/analytics/histogram.py`, relative error documented there).
+NULL); the readers turn '' back into NULL. `created_at` is when a row was first needed
+(project rule: every table has one). Counters are exact; the only approximation is the
+latency histogram (`app/analytics/histogram.py`, relative error documented there).
 """
 
 import datetime as dt
@@ -18,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from app.db import CONVERSATION_ID, pg_enum, text_array
+from app.db import CONVERSATION_ID, created_at_column, pg_enum, text_array
 from app.votes.models import VoteDirection
 
-GRAIN_CHECK = "grain IN ('h', 'd')"
+GRAIN_CHECK = "grain = 'h' OR grain = 'd'"
 
 
 def _grain() -> Any:
@@ -74,6 +75,7 @@ class VoteCurrent(SQLModel, table=True):
     vote: VoteDirection = Field(sa_type=pg_enum(VoteDirection, "vote_direction"), nullable=False)
     reasons: list[str] = Field(default_factory=list, sa_column=text_array())
     cast_at: dt.datetime = Field(sa_type=sa.DateTime(timezone=True), nullable=False)
+    created_at: dt.datetime | None = created_at_column()
 
 
 class VoteRollup(SQLModel, table=True):
@@ -86,6 +88,7 @@ class VoteRollup(SQLModel, table=True):
     bucket_start: dt.datetime = _bucket()
     up: int = _count()
     down: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class VoteReasonRollup(SQLModel, table=True):
@@ -98,6 +101,7 @@ class VoteReasonRollup(SQLModel, table=True):
     bucket_start: dt.datetime = _bucket()
     reason: str = Field(sa_type=sa.Text, primary_key=True)
     n: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class RoutingRollup(SQLModel, table=True):
@@ -124,6 +128,7 @@ class RoutingRollup(SQLModel, table=True):
     correct_n: int = _count()
     helpful_true: int = _count()
     helpful_n: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class RoutingLatencyRollup(SQLModel, table=True):
@@ -139,6 +144,7 @@ class RoutingLatencyRollup(SQLModel, table=True):
     pattern: str = _key(100)
     bin: int = Field(sa_type=sa.Integer, primary_key=True)
     n: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class CacheEntryRollup(SQLModel, table=True):
@@ -150,6 +156,7 @@ class CacheEntryRollup(SQLModel, table=True):
     grain: str = _grain()
     bucket_start: dt.datetime = _bucket()
     n: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class CacheRatingRollup(SQLModel, table=True):
@@ -162,6 +169,7 @@ class CacheRatingRollup(SQLModel, table=True):
     bucket_start: dt.datetime = _bucket()
     rating: int = Field(sa_type=sa.SmallInteger, primary_key=True)
     n: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class CacheHitRollup(SQLModel, table=True):
@@ -172,6 +180,7 @@ class CacheHitRollup(SQLModel, table=True):
     day: dt.date = Field(sa_type=sa.Date, primary_key=True)
     hits: int = _count()
     cost_saved: Decimal = _money()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class ExpertFeedbackRollup(SQLModel, table=True):
@@ -185,6 +194,7 @@ class ExpertFeedbackRollup(SQLModel, table=True):
     feedback_type: str = _key(40)
     category: str = _key(40)
     n: int = _count()
+    created_at: dt.datetime | None = created_at_column()
 
 
 class ExpertCandidateStatusCount(SQLModel, table=True):
@@ -194,3 +204,4 @@ class ExpertCandidateStatusCount(SQLModel, table=True):
 
     status: str = _key(40)
     n: int = _count()
+    created_at: dt.datetime | None = created_at_column()

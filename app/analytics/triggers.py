@@ -20,6 +20,8 @@ migration backfills with it and the property test compares every rollup with it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic_utils.pg_function import PGFunction
 from alembic_utils.pg_trigger import PGTrigger
 from alembic_utils.replaceable_entity import ReplaceableEntity
@@ -464,8 +466,42 @@ def _before_delete(table: str, function: PGFunction) -> PGTrigger:
     )
 
 
+def _rebuild_all() -> PGFunction:
+    """TRUNCATE fires no DELETE triggers: rebuild every rollup from its sources (rare)."""
+    body = "\n".join(
+        f"    DELETE FROM {table};\n    {statement};"
+        for table, statement in zip(RECOMPUTE, backfill_statements(), strict=True)
+    )
+    return PGFunction(
+        schema="public",
+        signature="analytics_rollups_rebuild()",
+        definition=f"""RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+{body}
+    RETURN NULL;
+END;
+$function$""",
+    )
+
+
+def _truncate_trigger(table: str) -> PGTrigger:
+    return PGTrigger(
+        schema="public",
+        signature=f"trg_{table}_rollup_truncate",
+        on_entity=f"public.{table}",
+        is_constraint=False,
+        definition=(
+            f"AFTER TRUNCATE ON public.{table} FOR EACH STATEMENT "
+            "EXECUTE FUNCTION public.analytics_rollups_rebuild()"
+        ),
+    )
+
+
 def functions() -> list[PGFunction]:
     return [
+        _rebuild_all(),
         *(f for _, f in STATEMENT_TRIGGERS),
         routing_metric_delete_feedback,
         cache_entry_delete_hit_days,
@@ -476,6 +512,7 @@ def triggers() -> list[PGTrigger]:
     out: list[PGTrigger] = []
     for table, function in STATEMENT_TRIGGERS:
         out.extend(_statement_triggers(table, function.signature.removesuffix("()")))
+    out.extend(_truncate_trigger(table) for table, _ in STATEMENT_TRIGGERS)
     out.append(_before_delete("routing_metrics", routing_metric_delete_feedback))
     out.append(_before_delete("response_cache", cache_entry_delete_hit_days))
     return out
@@ -556,6 +593,14 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+ROLLUP_TABLES = tuple(KEYS)
+
+
+def rollup_columns(table: Any) -> list[str]:
+    """The columns `RECOMPUTE` yields: all but the bookkeeping `created_at`."""
+    return [c.name for c in table.columns if c.name != "created_at"]
+
+
 def backfill_statements() -> list[str]:
     """Fill every rollup from its sources (the migration runs these on existing rows)."""
     from sqlmodel import SQLModel
@@ -564,6 +609,6 @@ def backfill_statements() -> list[str]:
 
     out = []
     for table, select in RECOMPUTE.items():
-        columns = ", ".join(SQLModel.metadata.tables[table].columns.keys())
+        columns = ", ".join(rollup_columns(SQLModel.metadata.tables[table]))
         out.append(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select}) AS s")
     return out

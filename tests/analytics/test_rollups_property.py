@@ -1,5 +1,5 @@
 """Every rollup equals a from-scratch recomputation after random writes, vote switches,
-cost changes, status changes, erasures, retention purges and FK cascades."""
+cost changes, status changes, erasures, retention purges, FK cascades and TRUNCATE."""
 
 from __future__ import annotations
 
@@ -29,7 +29,11 @@ REASONS = ["slow", "wrong", "rude"]
 PROVIDERS = [("openai", "gpt-x"), ("openai", "gpt-y"), ("anthropic", "claude-z")]
 PATTERNS = [None, "tax", "payroll"]
 KEYS_CACHE = ["k0", "k1", "k2"]
-FEEDBACK_TYPES = [("correct", None), ("incomplete", "caso_mancante"), ("incorrect", "calcolo_sbagliato")]
+FEEDBACK_TYPES = [
+    ("correct", None),
+    ("incomplete", "caso_mancante"),
+    ("incorrect", "calcolo_sbagliato"),
+]
 STATUSES = ["pending", "approved", "rejected", "auto_approved"]
 
 moment = st.integers(min_value=-72 * 60, max_value=72 * 60).map(
@@ -92,11 +96,19 @@ operation = st.one_of(
     st.tuples(st.just("delete_metric"), st.integers(0, 50)),
     st.tuples(st.just("erase"), st.sampled_from(USERS)),
     st.tuples(
+        st.just("truncate"), st.sampled_from(["votes", "cache_feedback", "routing_feedback"])
+    ),
+    st.tuples(
         st.just("purge"),
         st.tuples(
             st.sampled_from(
-                [Dataset.votes, Dataset.routing_metrics, Dataset.routing_feedback,
-                 Dataset.cache_feedback, Dataset.expert_feedback]
+                [
+                    Dataset.votes,
+                    Dataset.routing_metrics,
+                    Dataset.routing_feedback,
+                    Dataset.cache_feedback,
+                    Dataset.expert_feedback,
+                ]
             ),
             moment,
         ),
@@ -130,7 +142,7 @@ async def _ensure_users(engine: AsyncEngine) -> None:
     )
 
 
-async def _apply(engine: AsyncEngine, op: str, arg: Any) -> None:  # noqa: C901, PLR0912
+async def _apply(engine: AsyncEngine, op: str, arg: Any) -> None:
     if op == "votes":
         # One multi-row INSERT, as the batched writer does.
         await _exec(
@@ -245,6 +257,8 @@ async def _apply(engine: AsyncEngine, op: str, arg: Any) -> None:  # noqa: C901,
             await privacy_service.erase_user(session, arg)
             await session.commit()
         await _ensure_users(engine)
+    elif op == "truncate":
+        await _exec(engine, f"TRUNCATE {arg}")
     elif op == "purge":
         dataset, cutoff = arg
         await purge_older(engine, dataset, cutoff, batch_size=3)
@@ -274,10 +288,8 @@ async def _assert_rollups_exact(engine: AsyncEngine) -> None:
     for table, recompute in RECOMPUTE.items():
         keys = KEYS[table]
         expected = await _rows(engine, recompute, keys)
-        columns = ", ".join(
-            c for c in (await _columns(engine, table))
-        )
-        actual = await _rows(engine, f"SELECT {columns} FROM {table}", keys)  # noqa: S608
+        columns = ", ".join(c for c in await _columns(engine, table) if c != "created_at")
+        actual = await _rows(engine, f"SELECT {columns} FROM {table}", keys)
         assert actual == expected, table
 
 

@@ -15,7 +15,9 @@ moments = st.datetimes(
 )
 
 
-def _covered(ranges: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+def _covered(
+    ranges: list[tuple[dt.datetime, dt.datetime]],
+) -> list[tuple[dt.datetime, dt.datetime]]:
     merged: list[tuple[dt.datetime, dt.datetime]] = []
     for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
         assert not merged or merged[-1][1] <= lo, "parts overlap"
@@ -43,7 +45,8 @@ def test_parts_tile_the_window(a: dt.datetime, b: dt.datetime, days: bool) -> No
     lo, hi = parts.days
     if lo < hi:
         assert days
-        assert lo.hour == hi.hour == 0 and lo.minute == hi.minute == 0
+        assert lo.hour == hi.hour == 0
+        assert lo.minute == hi.minute == 0
         assert (hi - lo) % DAY == dt.timedelta(0)
 
 
@@ -58,4 +61,7 @@ def test_a_thirty_day_window_reads_days_and_at_most_two_partial_days_of_hours() 
         (dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC), dt.datetime(2026, 3, 2, tzinfo=dt.UTC)),
         (dt.datetime(2026, 3, 31, tzinfo=dt.UTC), dt.datetime(2026, 3, 31, 7, tzinfo=dt.UTC)),
     )
-    assert parts.days == (dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.datetime(2026, 3, 31, tzinfo=dt.UTC))
+    assert parts.days == (
+        dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 31, tzinfo=dt.UTC),
+    )

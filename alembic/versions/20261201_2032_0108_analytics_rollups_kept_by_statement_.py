@@ -6,7 +6,7 @@ here), then a backfill of the rollups from the rows already stored.
 
 Revision ID: 0108
 Revises: 0005
-Create Date: 2026-12-01 20:06:54.659606
+Create Date: 2026-12-01 20:32:15.103876
 """
 
 from collections.abc import Sequence
@@ -30,7 +30,13 @@ def upgrade() -> None:
         sa.Column("grain", sa.String(length=1), nullable=False),
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("n", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_cache_entry_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("grain = 'h' OR grain = 'd'", name=op.f("ck_cache_entry_rollups_grain")),
         sa.PrimaryKeyConstraint("grain", "bucket_start", name=op.f("pk_cache_entry_rollups")),
     )
     op.create_table(
@@ -38,6 +44,12 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("hits", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("cost_saved", sa.Numeric(), server_default="0", nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_cache_hit_rollups")),
     )
     op.create_table(
@@ -46,7 +58,15 @@ def upgrade() -> None:
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("rating", sa.SmallInteger(), nullable=False),
         sa.Column("n", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_cache_rating_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "grain = 'h' OR grain = 'd'", name=op.f("ck_cache_rating_rollups_grain")
+        ),
         sa.PrimaryKeyConstraint(
             "grain", "bucket_start", "rating", name=op.f("pk_cache_rating_rollups")
         ),
@@ -55,6 +75,12 @@ def upgrade() -> None:
         "expert_candidate_status_counts",
         sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("n", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("status", name=op.f("pk_expert_candidate_status_counts")),
     )
     op.create_table(
@@ -64,7 +90,15 @@ def upgrade() -> None:
         sa.Column("feedback_type", sa.String(length=40), nullable=False),
         sa.Column("category", sa.String(length=40), nullable=False),
         sa.Column("n", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_expert_feedback_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "grain = 'h' OR grain = 'd'", name=op.f("ck_expert_feedback_rollups_grain")
+        ),
         sa.PrimaryKeyConstraint(
             "grain",
             "bucket_start",
@@ -82,7 +116,15 @@ def upgrade() -> None:
         sa.Column("pattern", sa.String(length=100), nullable=False),
         sa.Column("bin", sa.Integer(), nullable=False),
         sa.Column("n", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_routing_latency_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "grain = 'h' OR grain = 'd'", name=op.f("ck_routing_latency_rollups_grain")
+        ),
         sa.PrimaryKeyConstraint(
             "grain",
             "bucket_start",
@@ -112,7 +154,13 @@ def upgrade() -> None:
         sa.Column("correct_n", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("helpful_true", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("helpful_n", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_routing_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("grain = 'h' OR grain = 'd'", name=op.f("ck_routing_rollups_grain")),
         sa.PrimaryKeyConstraint(
             "grain",
             "bucket_start",
@@ -139,6 +187,12 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("cast_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_vote_current")),
     )
     op.create_index("ix_vote_current_cast_at", "vote_current", ["cast_at"], unique=False)
@@ -148,7 +202,13 @@ def upgrade() -> None:
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("n", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_vote_reason_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("grain = 'h' OR grain = 'd'", name=op.f("ck_vote_reason_rollups_grain")),
         sa.PrimaryKeyConstraint(
             "grain", "bucket_start", "reason", name=op.f("pk_vote_reason_rollups")
         ),
@@ -159,7 +219,13 @@ def upgrade() -> None:
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("up", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("down", sa.BigInteger(), server_default="0", nullable=False),
-        sa.CheckConstraint("grain IN ('h', 'd')", name=op.f("ck_vote_rollups_grain")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("grain = 'h' OR grain = 'd'", name=op.f("ck_vote_rollups_grain")),
         sa.PrimaryKeyConstraint("grain", "bucket_start", name=op.f("pk_vote_rollups")),
     )
     op.create_index(
@@ -169,6 +235,13 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'flagged'"),
     )
+
+    public_analytics_rollups_rebuild = PGFunction(
+        schema="public",
+        signature="analytics_rollups_rebuild()",
+        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    DELETE FROM vote_current;\n    INSERT INTO vote_current (conversation_id, vote_id, vote, reasons, cast_at) SELECT conversation_id, vote_id, vote, reasons, cast_at FROM (\nSELECT DISTINCT ON (conversation_id) conversation_id, id AS vote_id, vote, reasons,\n       created_at AS cast_at\nFROM votes ORDER BY conversation_id, created_at DESC, id DESC) AS s;\n    DELETE FROM vote_rollups;\n    INSERT INTO vote_rollups (grain, bucket_start, up, down) SELECT grain, bucket_start, up, down FROM (\nSELECT g.grain, date_trunc(g.unit, c.cast_at, 'UTC') AS bucket_start,\n       count(*) FILTER (WHERE c.vote = 'up') AS up, count(*) FILTER (WHERE c.vote = 'down') AS down\nFROM (\nSELECT DISTINCT ON (conversation_id) conversation_id, id AS vote_id, vote, reasons,\n       created_at AS cast_at\nFROM votes ORDER BY conversation_id, created_at DESC, id DESC) AS c CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2) AS s;\n    DELETE FROM vote_reason_rollups;\n    INSERT INTO vote_reason_rollups (grain, bucket_start, reason, n) SELECT grain, bucket_start, reason, n FROM (\nSELECT g.grain, date_trunc(g.unit, c.cast_at, 'UTC') AS bucket_start, x.reason, count(*) AS n\nFROM (\nSELECT DISTINCT ON (conversation_id) conversation_id, id AS vote_id, vote, reasons,\n       created_at AS cast_at\nFROM votes ORDER BY conversation_id, created_at DESC, id DESC) AS c\nCROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS x\nCROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2, 3) AS s;\n    DELETE FROM routing_rollups;\n    INSERT INTO routing_rollups (grain, bucket_start, provider, model, pattern, band, requests, cost_sum, savings_sum, savings_n, feedback_n, quality_sum, quality_sq_sum, correct_true, correct_n, helpful_true, helpful_n) SELECT grain, bucket_start, provider, model, pattern, band, requests, cost_sum, savings_sum, savings_n, feedback_n, quality_sum, quality_sq_sum, correct_true, correct_n, helpful_true, helpful_n FROM (\nSELECT g.grain, date_trunc(g.unit, m.created_at, 'UTC') AS bucket_start,\n       m.selected_provider AS provider, m.selected_model AS model,\n       coalesce(m.pattern_detected, '') AS pattern, (CASE WHEN m.complexity_score IS NULL THEN '' WHEN m.complexity_score < 0.33 THEN 'low' WHEN m.complexity_score < 0.66 THEN 'medium' ELSE 'high' END) AS band,\n       count(*) AS requests, sum(m.actual_cost) AS cost_sum,\n       coalesce(sum(m.cost_savings), 0) AS savings_sum, count(m.cost_savings) AS savings_n,\n       sum(fb.n) AS feedback_n, sum(fb.q) AS quality_sum, sum(fb.q2) AS quality_sq_sum,\n       sum(fb.ct) AS correct_true, sum(fb.cn) AS correct_n, sum(fb.ht) AS helpful_true,\n       sum(fb.hn) AS helpful_n\nFROM routing_metrics AS m\nCROSS JOIN LATERAL (\n    SELECT count(*) AS n, coalesce(sum(f.quality_score), 0) AS q,\n           coalesce(sum((CASE WHEN f.quality_score < 1e-150 THEN 0 ELSE f.quality_score * f.quality_score END)), 0) AS q2,\n           count(*) FILTER (WHERE f.is_correct) AS ct, count(f.is_correct) AS cn,\n           count(*) FILTER (WHERE f.is_helpful) AS ht, count(f.is_helpful) AS hn\n    FROM routing_feedback AS f WHERE f.request_id = m.request_id\n) AS fb CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2, 3, 4, 5, 6) AS s;\n    DELETE FROM routing_latency_rollups;\n    INSERT INTO routing_latency_rollups (grain, bucket_start, provider, model, pattern, bin, n) SELECT grain, bucket_start, provider, model, pattern, bin, n FROM (\nSELECT g.grain, date_trunc(g.unit, m.created_at, 'UTC') AS bucket_start,\n       m.selected_provider AS provider, m.selected_model AS model,\n       coalesce(m.pattern_detected, '') AS pattern, (CASE WHEN m.latency_ms < 1 THEN 0 ELSE 1 + floor(ln(CAST(m.latency_ms AS double precision)) / 0.10008345855698263) END) AS bin,\n       count(*) AS n\nFROM routing_metrics AS m CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nWHERE m.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS s;\n    DELETE FROM cache_entry_rollups;\n    INSERT INTO cache_entry_rollups (grain, bucket_start, n) SELECT grain, bucket_start, n FROM (\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC') AS bucket_start, count(*) AS n\nFROM response_cache AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2) AS s;\n    DELETE FROM cache_rating_rollups;\n    INSERT INTO cache_rating_rollups (grain, bucket_start, rating, n) SELECT grain, bucket_start, rating, n FROM (\nSELECT g.grain, date_trunc(g.unit, f.created_at, 'UTC') AS bucket_start, f.rating, count(*) AS n\nFROM cache_feedback AS f CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2, 3) AS s;\n    DELETE FROM cache_hit_rollups;\n    INSERT INTO cache_hit_rollups (day, hits, cost_saved) SELECT day, hits, cost_saved FROM (\nSELECT h.day, sum(h.hits) AS hits, sum(h.hits * e.cost_usd) AS cost_saved\nFROM cache_hit_days AS h JOIN response_cache AS e ON e.cache_key = h.cache_key GROUP BY 1) AS s;\n    DELETE FROM expert_feedback_rollups;\n    INSERT INTO expert_feedback_rollups (grain, bucket_start, feedback_type, category, n) SELECT grain, bucket_start, feedback_type, category, n FROM (\nSELECT g.grain, date_trunc(g.unit, f.created_at, 'UTC') AS bucket_start,\n       f.feedback_type::text AS feedback_type, coalesce(f.category::text, '') AS category,\n       count(*) AS n\nFROM expert_feedback AS f CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2, 3, 4) AS s;\n    DELETE FROM expert_candidate_status_counts;\n    INSERT INTO expert_candidate_status_counts (status, n) SELECT status, n FROM (\nSELECT approval_status::text AS status, count(*) AS n FROM expert_faq_candidates GROUP BY 1) AS s;\n    RETURN NULL;\nEND;\n$function$",
+    )
+    op.create_entity(public_analytics_rollups_rebuild)
 
     public_vote_rollups_apply = PGFunction(
         schema="public",
@@ -456,6 +529,78 @@ def upgrade() -> None:
     )
     op.create_entity(public_expert_faq_candidates_trg_expert_faq_candidates_rollup_update)
 
+    public_votes_trg_votes_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_votes_rollup_truncate",
+        on_entity="public.votes",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.votes FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_votes_trg_votes_rollup_truncate)
+
+    public_routing_metrics_trg_routing_metrics_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_routing_metrics_rollup_truncate",
+        on_entity="public.routing_metrics",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.routing_metrics FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_routing_metrics_trg_routing_metrics_rollup_truncate)
+
+    public_routing_feedback_trg_routing_feedback_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_routing_feedback_rollup_truncate",
+        on_entity="public.routing_feedback",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.routing_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_routing_feedback_trg_routing_feedback_rollup_truncate)
+
+    public_response_cache_trg_response_cache_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_response_cache_rollup_truncate",
+        on_entity="public.response_cache",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.response_cache FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_response_cache_trg_response_cache_rollup_truncate)
+
+    public_cache_hit_days_trg_cache_hit_days_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_cache_hit_days_rollup_truncate",
+        on_entity="public.cache_hit_days",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.cache_hit_days FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_cache_hit_days_trg_cache_hit_days_rollup_truncate)
+
+    public_cache_feedback_trg_cache_feedback_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_cache_feedback_rollup_truncate",
+        on_entity="public.cache_feedback",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.cache_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_cache_feedback_trg_cache_feedback_rollup_truncate)
+
+    public_expert_feedback_trg_expert_feedback_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_expert_feedback_rollup_truncate",
+        on_entity="public.expert_feedback",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.expert_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_expert_feedback_trg_expert_feedback_rollup_truncate)
+
+    public_expert_faq_candidates_trg_expert_faq_candidates_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_expert_faq_candidates_rollup_truncate",
+        on_entity="public.expert_faq_candidates",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.expert_faq_candidates FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.create_entity(public_expert_faq_candidates_trg_expert_faq_candidates_rollup_truncate)
+
     public_routing_metrics_trg_routing_metrics_delete_children_first = PGTrigger(
         schema="public",
         signature="trg_routing_metrics_delete_children_first",
@@ -526,6 +671,78 @@ def downgrade() -> None:
         definition="BEFORE DELETE ON public.routing_metrics FOR EACH ROW EXECUTE FUNCTION public.routing_metric_delete_feedback()",
     )
     op.drop_entity(public_routing_metrics_trg_routing_metrics_delete_children_first)
+
+    public_expert_faq_candidates_trg_expert_faq_candidates_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_expert_faq_candidates_rollup_truncate",
+        on_entity="public.expert_faq_candidates",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.expert_faq_candidates FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_expert_faq_candidates_trg_expert_faq_candidates_rollup_truncate)
+
+    public_expert_feedback_trg_expert_feedback_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_expert_feedback_rollup_truncate",
+        on_entity="public.expert_feedback",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.expert_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_expert_feedback_trg_expert_feedback_rollup_truncate)
+
+    public_cache_feedback_trg_cache_feedback_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_cache_feedback_rollup_truncate",
+        on_entity="public.cache_feedback",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.cache_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_cache_feedback_trg_cache_feedback_rollup_truncate)
+
+    public_cache_hit_days_trg_cache_hit_days_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_cache_hit_days_rollup_truncate",
+        on_entity="public.cache_hit_days",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.cache_hit_days FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_cache_hit_days_trg_cache_hit_days_rollup_truncate)
+
+    public_response_cache_trg_response_cache_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_response_cache_rollup_truncate",
+        on_entity="public.response_cache",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.response_cache FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_response_cache_trg_response_cache_rollup_truncate)
+
+    public_routing_feedback_trg_routing_feedback_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_routing_feedback_rollup_truncate",
+        on_entity="public.routing_feedback",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.routing_feedback FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_routing_feedback_trg_routing_feedback_rollup_truncate)
+
+    public_routing_metrics_trg_routing_metrics_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_routing_metrics_rollup_truncate",
+        on_entity="public.routing_metrics",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.routing_metrics FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_routing_metrics_trg_routing_metrics_rollup_truncate)
+
+    public_votes_trg_votes_rollup_truncate = PGTrigger(
+        schema="public",
+        signature="trg_votes_rollup_truncate",
+        on_entity="public.votes",
+        is_constraint=False,
+        definition="AFTER TRUNCATE ON public.votes FOR EACH STATEMENT EXECUTE FUNCTION public.analytics_rollups_rebuild()",
+    )
+    op.drop_entity(public_votes_trg_votes_rollup_truncate)
 
     public_expert_faq_candidates_trg_expert_faq_candidates_rollup_update = PGTrigger(
         schema="public",
@@ -812,6 +1029,13 @@ def downgrade() -> None:
         definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF TG_OP = 'INSERT' THEN\n\nWITH cand AS (\n    SELECT DISTINCT ON (conversation_id) conversation_id, id, vote, reasons, created_at\n    FROM new_rows\n    ORDER BY conversation_id, created_at DESC, id DESC\n),\nchanged AS (\n    INSERT INTO vote_current AS vc (conversation_id, vote_id, vote, reasons, cast_at)\n    SELECT conversation_id, id, vote, reasons, created_at FROM cand ORDER BY conversation_id\n    ON CONFLICT (conversation_id) DO UPDATE\n    SET vote_id = excluded.vote_id, vote = excluded.vote, reasons = excluded.reasons,\n        cast_at = excluded.cast_at\n    WHERE (excluded.cast_at, excluded.vote_id) > (vc.cast_at, vc.vote_id)\n    RETURNING WITH (OLD AS was, NEW AS now_is)\n        was.vote AS old_vote, was.reasons AS old_reasons, was.cast_at AS old_cast_at,\n        now_is.vote AS new_vote, now_is.reasons AS new_reasons, now_is.cast_at AS new_cast_at\n),\ngone AS (SELECT NULL::vote_direction AS vote, NULL::text[] AS reasons,\n                NULL::timestamptz AS cast_at WHERE false),\ndelta AS (\n    SELECT old_vote AS vote, old_reasons AS reasons, old_cast_at AS cast_at, -1 AS sign\n    FROM changed WHERE old_cast_at IS NOT NULL\n    UNION ALL\n    SELECT new_vote, new_reasons, new_cast_at, 1 FROM changed\n    UNION ALL\n    SELECT vote, reasons, cast_at, -1 FROM gone\n)\n, vote_totals AS (\n    INSERT INTO vote_rollups AS r (grain, bucket_start, up, down)\n    SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'),\n           coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0),\n           coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0)\n    FROM delta AS d CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\n    GROUP BY 1, 2\n    HAVING coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0) <> 0\n        OR coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0) <> 0\n    ORDER BY 1, 2\n    ON CONFLICT (grain, bucket_start) DO UPDATE\n    SET up = r.up + excluded.up, down = r.down + excluded.down\n)\nINSERT INTO vote_reason_rollups AS r (grain, bucket_start, reason, n)\nSELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'), x.reason, sum(d.sign)\nFROM delta AS d\nCROSS JOIN LATERAL (SELECT DISTINCT unnest(d.reasons) AS reason) AS x\nCROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2, 3\nHAVING sum(d.sign) <> 0\nORDER BY 1, 2, 3\nON CONFLICT (grain, bucket_start, reason) DO UPDATE SET n = r.n + excluded.n;\n    ELSIF TG_OP = 'DELETE' THEN\n\nWITH aff AS (SELECT DISTINCT conversation_id FROM old_rows),\nnewest AS (\n    SELECT a.conversation_id, n.id, n.vote, n.reasons, n.created_at\n    FROM aff AS a\n    LEFT JOIN LATERAL (\n        SELECT v.id, v.vote, v.reasons, v.created_at FROM votes AS v\n        WHERE v.conversation_id = a.conversation_id\n        ORDER BY v.created_at DESC, v.id DESC LIMIT 1\n    ) AS n ON true\n),\ngone AS (\n    DELETE FROM vote_current AS vc USING newest AS n\n    WHERE vc.conversation_id = n.conversation_id AND n.id IS NULL\n    RETURNING vc.vote, vc.reasons, vc.cast_at\n),\nchanged AS (\n    INSERT INTO vote_current AS vc (conversation_id, vote_id, vote, reasons, cast_at)\n    SELECT conversation_id, id, vote, reasons, created_at FROM newest\n    WHERE id IS NOT NULL ORDER BY conversation_id\n    ON CONFLICT (conversation_id) DO UPDATE\n    SET vote_id = excluded.vote_id, vote = excluded.vote, reasons = excluded.reasons,\n        cast_at = excluded.cast_at\n    WHERE (vc.vote_id, vc.vote, vc.reasons, vc.cast_at)\n        IS DISTINCT FROM (excluded.vote_id, excluded.vote, excluded.reasons, excluded.cast_at)\n    RETURNING WITH (OLD AS was, NEW AS now_is)\n        was.vote AS old_vote, was.reasons AS old_reasons, was.cast_at AS old_cast_at,\n        now_is.vote AS new_vote, now_is.reasons AS new_reasons, now_is.cast_at AS new_cast_at\n),\ndelta AS (\n    SELECT old_vote AS vote, old_reasons AS reasons, old_cast_at AS cast_at, -1 AS sign\n    FROM changed WHERE old_cast_at IS NOT NULL\n    UNION ALL\n    SELECT new_vote, new_reasons, new_cast_at, 1 FROM changed\n    UNION ALL\n    SELECT vote, reasons, cast_at, -1 FROM gone\n)\n, vote_totals AS (\n    INSERT INTO vote_rollups AS r (grain, bucket_start, up, down)\n    SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'),\n           coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0),\n           coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0)\n    FROM delta AS d CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\n    GROUP BY 1, 2\n    HAVING coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0) <> 0\n        OR coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0) <> 0\n    ORDER BY 1, 2\n    ON CONFLICT (grain, bucket_start) DO UPDATE\n    SET up = r.up + excluded.up, down = r.down + excluded.down\n)\nINSERT INTO vote_reason_rollups AS r (grain, bucket_start, reason, n)\nSELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'), x.reason, sum(d.sign)\nFROM delta AS d\nCROSS JOIN LATERAL (SELECT DISTINCT unnest(d.reasons) AS reason) AS x\nCROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2, 3\nHAVING sum(d.sign) <> 0\nORDER BY 1, 2, 3\nON CONFLICT (grain, bucket_start, reason) DO UPDATE SET n = r.n + excluded.n;\n    ELSE\n\nWITH aff AS (SELECT conversation_id FROM old_rows UNION SELECT conversation_id FROM new_rows),\nnewest AS (\n    SELECT a.conversation_id, n.id, n.vote, n.reasons, n.created_at\n    FROM aff AS a\n    LEFT JOIN LATERAL (\n        SELECT v.id, v.vote, v.reasons, v.created_at FROM votes AS v\n        WHERE v.conversation_id = a.conversation_id\n        ORDER BY v.created_at DESC, v.id DESC LIMIT 1\n    ) AS n ON true\n),\ngone AS (\n    DELETE FROM vote_current AS vc USING newest AS n\n    WHERE vc.conversation_id = n.conversation_id AND n.id IS NULL\n    RETURNING vc.vote, vc.reasons, vc.cast_at\n),\nchanged AS (\n    INSERT INTO vote_current AS vc (conversation_id, vote_id, vote, reasons, cast_at)\n    SELECT conversation_id, id, vote, reasons, created_at FROM newest\n    WHERE id IS NOT NULL ORDER BY conversation_id\n    ON CONFLICT (conversation_id) DO UPDATE\n    SET vote_id = excluded.vote_id, vote = excluded.vote, reasons = excluded.reasons,\n        cast_at = excluded.cast_at\n    WHERE (vc.vote_id, vc.vote, vc.reasons, vc.cast_at)\n        IS DISTINCT FROM (excluded.vote_id, excluded.vote, excluded.reasons, excluded.cast_at)\n    RETURNING WITH (OLD AS was, NEW AS now_is)\n        was.vote AS old_vote, was.reasons AS old_reasons, was.cast_at AS old_cast_at,\n        now_is.vote AS new_vote, now_is.reasons AS new_reasons, now_is.cast_at AS new_cast_at\n),\ndelta AS (\n    SELECT old_vote AS vote, old_reasons AS reasons, old_cast_at AS cast_at, -1 AS sign\n    FROM changed WHERE old_cast_at IS NOT NULL\n    UNION ALL\n    SELECT new_vote, new_reasons, new_cast_at, 1 FROM changed\n    UNION ALL\n    SELECT vote, reasons, cast_at, -1 FROM gone\n)\n, vote_totals AS (\n    INSERT INTO vote_rollups AS r (grain, bucket_start, up, down)\n    SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'),\n           coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0),\n           coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0)\n    FROM delta AS d CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\n    GROUP BY 1, 2\n    HAVING coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0) <> 0\n        OR coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0) <> 0\n    ORDER BY 1, 2\n    ON CONFLICT (grain, bucket_start) DO UPDATE\n    SET up = r.up + excluded.up, down = r.down + excluded.down\n)\nINSERT INTO vote_reason_rollups AS r (grain, bucket_start, reason, n)\nSELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'), x.reason, sum(d.sign)\nFROM delta AS d\nCROSS JOIN LATERAL (SELECT DISTINCT unnest(d.reasons) AS reason) AS x\nCROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2, 3\nHAVING sum(d.sign) <> 0\nORDER BY 1, 2, 3\nON CONFLICT (grain, bucket_start, reason) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
     )
     op.drop_entity(public_vote_rollups_apply)
+
+    public_analytics_rollups_rebuild = PGFunction(
+        schema="public",
+        signature="analytics_rollups_rebuild()",
+        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    DELETE FROM vote_current;\n    INSERT INTO vote_current (conversation_id, vote_id, vote, reasons, cast_at) SELECT conversation_id, vote_id, vote, reasons, cast_at FROM (\nSELECT DISTINCT ON (conversation_id) conversation_id, id AS vote_id, vote, reasons,\n       created_at AS cast_at\nFROM votes ORDER BY conversation_id, created_at DESC, id DESC) AS s;\n    DELETE FROM vote_rollups;\n    INSERT INTO vote_rollups (grain, bucket_start, up, down) SELECT grain, bucket_start, up, down FROM (\nSELECT g.grain, date_trunc(g.unit, c.cast_at, 'UTC') AS bucket_start,\n       count(*) FILTER (WHERE c.vote = 'up') AS up, count(*) FILTER (WHERE c.vote = 'down') AS down\nFROM (\nSELECT DISTINCT ON (conversation_id) conversation_id, id AS vote_id, vote, reasons,\n       created_at AS cast_at\nFROM votes ORDER BY conversation_id, created_at DESC, id DESC) AS c CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2) AS s;\n    DELETE FROM vote_reason_rollups;\n    INSERT INTO vote_reason_rollups (grain, bucket_start, reason, n) SELECT grain, bucket_start, reason, n FROM (\nSELECT g.grain, date_trunc(g.unit, c.cast_at, 'UTC') AS bucket_start, x.reason, count(*) AS n\nFROM (\nSELECT DISTINCT ON (conversation_id) conversation_id, id AS vote_id, vote, reasons,\n       created_at AS cast_at\nFROM votes ORDER BY conversation_id, created_at DESC, id DESC) AS c\nCROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS x\nCROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2, 3) AS s;\n    DELETE FROM routing_rollups;\n    INSERT INTO routing_rollups (grain, bucket_start, provider, model, pattern, band, requests, cost_sum, savings_sum, savings_n, feedback_n, quality_sum, quality_sq_sum, correct_true, correct_n, helpful_true, helpful_n) SELECT grain, bucket_start, provider, model, pattern, band, requests, cost_sum, savings_sum, savings_n, feedback_n, quality_sum, quality_sq_sum, correct_true, correct_n, helpful_true, helpful_n FROM (\nSELECT g.grain, date_trunc(g.unit, m.created_at, 'UTC') AS bucket_start,\n       m.selected_provider AS provider, m.selected_model AS model,\n       coalesce(m.pattern_detected, '') AS pattern, (CASE WHEN m.complexity_score IS NULL THEN '' WHEN m.complexity_score < 0.33 THEN 'low' WHEN m.complexity_score < 0.66 THEN 'medium' ELSE 'high' END) AS band,\n       count(*) AS requests, sum(m.actual_cost) AS cost_sum,\n       coalesce(sum(m.cost_savings), 0) AS savings_sum, count(m.cost_savings) AS savings_n,\n       sum(fb.n) AS feedback_n, sum(fb.q) AS quality_sum, sum(fb.q2) AS quality_sq_sum,\n       sum(fb.ct) AS correct_true, sum(fb.cn) AS correct_n, sum(fb.ht) AS helpful_true,\n       sum(fb.hn) AS helpful_n\nFROM routing_metrics AS m\nCROSS JOIN LATERAL (\n    SELECT count(*) AS n, coalesce(sum(f.quality_score), 0) AS q,\n           coalesce(sum((CASE WHEN f.quality_score < 1e-150 THEN 0 ELSE f.quality_score * f.quality_score END)), 0) AS q2,\n           count(*) FILTER (WHERE f.is_correct) AS ct, count(f.is_correct) AS cn,\n           count(*) FILTER (WHERE f.is_helpful) AS ht, count(f.is_helpful) AS hn\n    FROM routing_feedback AS f WHERE f.request_id = m.request_id\n) AS fb CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2, 3, 4, 5, 6) AS s;\n    DELETE FROM routing_latency_rollups;\n    INSERT INTO routing_latency_rollups (grain, bucket_start, provider, model, pattern, bin, n) SELECT grain, bucket_start, provider, model, pattern, bin, n FROM (\nSELECT g.grain, date_trunc(g.unit, m.created_at, 'UTC') AS bucket_start,\n       m.selected_provider AS provider, m.selected_model AS model,\n       coalesce(m.pattern_detected, '') AS pattern, (CASE WHEN m.latency_ms < 1 THEN 0 ELSE 1 + floor(ln(CAST(m.latency_ms AS double precision)) / 0.10008345855698263) END) AS bin,\n       count(*) AS n\nFROM routing_metrics AS m CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nWHERE m.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS s;\n    DELETE FROM cache_entry_rollups;\n    INSERT INTO cache_entry_rollups (grain, bucket_start, n) SELECT grain, bucket_start, n FROM (\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC') AS bucket_start, count(*) AS n\nFROM response_cache AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2) AS s;\n    DELETE FROM cache_rating_rollups;\n    INSERT INTO cache_rating_rollups (grain, bucket_start, rating, n) SELECT grain, bucket_start, rating, n FROM (\nSELECT g.grain, date_trunc(g.unit, f.created_at, 'UTC') AS bucket_start, f.rating, count(*) AS n\nFROM cache_feedback AS f CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2, 3) AS s;\n    DELETE FROM cache_hit_rollups;\n    INSERT INTO cache_hit_rollups (day, hits, cost_saved) SELECT day, hits, cost_saved FROM (\nSELECT h.day, sum(h.hits) AS hits, sum(h.hits * e.cost_usd) AS cost_saved\nFROM cache_hit_days AS h JOIN response_cache AS e ON e.cache_key = h.cache_key GROUP BY 1) AS s;\n    DELETE FROM expert_feedback_rollups;\n    INSERT INTO expert_feedback_rollups (grain, bucket_start, feedback_type, category, n) SELECT grain, bucket_start, feedback_type, category, n FROM (\nSELECT g.grain, date_trunc(g.unit, f.created_at, 'UTC') AS bucket_start,\n       f.feedback_type::text AS feedback_type, coalesce(f.category::text, '') AS category,\n       count(*) AS n\nFROM expert_feedback AS f CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit) GROUP BY 1, 2, 3, 4) AS s;\n    DELETE FROM expert_candidate_status_counts;\n    INSERT INTO expert_candidate_status_counts (status, n) SELECT status, n FROM (\nSELECT approval_status::text AS status, count(*) AS n FROM expert_faq_candidates GROUP BY 1) AS s;\n    RETURN NULL;\nEND;\n$function$",
+    )
+    op.drop_entity(public_analytics_rollups_rebuild)
 
     op.drop_index(
         "ix_response_cache_flagged_at",

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import embedded_postgres, migrate
 from app.analytics import queries as analytics_queries
+from app.analytics import triggers as analytics_triggers
 from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.config import Settings
@@ -215,13 +216,24 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def load(url: str, scale: int) -> dict[str, float]:
-    """Load every table at `scale`; returns seconds per table."""
+async def _set_rollup_triggers(conn: asyncpg.Connection, *, enabled: bool) -> None:
+    action = "ENABLE" if enabled else "DISABLE"
+    for trigger in analytics_triggers.triggers():
+        table = trigger.on_entity.removeprefix("public.")
+        await conn.execute(f"ALTER TABLE {table} {action} TRIGGER {trigger.signature}")
+
+
+async def load(url: str, scale: int, *, rebuild: bool) -> dict[str, float]:
+    """Load every table at `scale`; returns seconds per table. With `rebuild`, the rollup
+    triggers are off during the load and the rollups are recomputed once at the end (the
+    migration's backfill), which is faster for millions of rows."""
     counts = _counts(scale)
     timings: dict[str, float] = {}
     conn = await asyncpg.connect(_asyncpg_dsn(url))
     try:
         await conn.execute("SET synchronous_commit = off")  # bulk load only, not the service
+        if rebuild:
+            await _set_rollup_triggers(conn, enabled=False)
         for table, sql in _loaders():
             total = counts[table]
             started = time.perf_counter()
@@ -236,6 +248,18 @@ async def load(url: str, scale: int) -> dict[str, float]:
                 await conn.execute(stmt)
             timings[table] = time.perf_counter() - started
             print(f"  loaded {table:<24} {total:>10,} rows in {timings[table]:6.1f} s", flush=True)
+        if rebuild:
+            started = time.perf_counter()
+            for table, statement in zip(
+                analytics_triggers.ROLLUP_TABLES,
+                analytics_triggers.backfill_statements(),
+                strict=True,
+            ):
+                await conn.execute(f"DELETE FROM {table}")
+                await conn.execute(statement)
+            await _set_rollup_triggers(conn, enabled=True)
+            timings["rollups (rebuild)"] = time.perf_counter() - started
+            print(f"  rebuilt rollups in {timings['rollups (rebuild)']:6.1f} s", flush=True)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
@@ -380,7 +404,94 @@ async def explain(url: str) -> list[tuple[str, str]]:
     return out
 
 
-async def main(scale: int, repeats: int, *, reuse: bool, show_explain: bool) -> None:
+CONTENTION_SQL = {
+    "votes": (
+        "INSERT INTO votes (conversation_id, vote, reasons) "
+        "SELECT 'hot-' || floor(random() * 1e9)::bigint, "
+        "CASE WHEN random() < 0.7 THEN 'up' ELSE 'down' END::vote_direction, "
+        "ARRAY['slow'] FROM generate_series(1, $1)"
+    ),
+    "routing_metrics": (
+        "INSERT INTO routing_metrics (request_id, strategy_used, selected_provider, "
+        "selected_model, pattern_detected, complexity_score, latency_ms, actual_cost) "
+        "SELECT gen_random_uuid()::text, 'hybrid', 'openai', 'gpt-4o', 'tax_question', "
+        "random(), (100 + random() * 900)::int, 0.001 FROM generate_series(1, $1)"
+    ),
+}
+CONTENTION_TRIGGERS = {
+    "votes": "trg_votes_rollup_insert",
+    "routing_metrics": "trg_routing_metrics_rollup_insert",
+}
+
+
+async def _write_until(dsn: str, sql: str, batch: int, deadline: float) -> list[float]:
+    conn = await asyncpg.connect(dsn)
+    latencies = []
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await conn.execute(sql, batch)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        await conn.close()
+    return latencies
+
+
+async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list[dict[str, Any]]:
+    """Concurrent writers committing multi-row INSERTs into the current hour (every writer
+    upserts the same rollup rows), with the rollup trigger on and off: rows/s and p99 of
+    a commit. The ratio shows what the rollups cost, contention included."""
+    rows_out = []
+    dsn = _asyncpg_dsn(url)
+    admin = await asyncpg.connect(dsn)
+    try:
+        for table, sql in CONTENTION_SQL.items():
+            for enabled in (False, True):
+                action = "ENABLE" if enabled else "DISABLE"
+                await admin.execute(
+                    f"ALTER TABLE {table} {action} TRIGGER {CONTENTION_TRIGGERS[table]}"
+                )
+                for writers in (1, 8, 32):
+                    deadline = time.perf_counter() + seconds
+                    started = time.perf_counter()
+                    per_writer = await asyncio.gather(
+                        *(_write_until(dsn, sql, batch, deadline) for _ in range(writers))
+                    )
+                    latencies = [x for samples in per_writer for x in samples]
+                    elapsed = time.perf_counter() - started
+                    latencies.sort()
+                    row = {
+                        "table": table,
+                        "rollups": enabled,
+                        "writers": writers,
+                        "rows_per_s": len(latencies) * batch / elapsed,
+                        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                    }
+                    rows_out.append(row)
+                    print(
+                        f"  {table:<16} rollups {'on ' if enabled else 'off'} writers "
+                        f"{writers:>2}: {row['rows_per_s']:8.0f} rows/s   p99 "
+                        f"{row['p99_ms']:6.1f} ms",
+                        flush=True,
+                    )
+        await admin.execute("ALTER TABLE votes ENABLE TRIGGER trg_votes_rollup_insert")
+        await admin.execute(
+            "ALTER TABLE routing_metrics ENABLE TRIGGER trg_routing_metrics_rollup_insert"
+        )
+    finally:
+        await admin.close()
+    return rows_out
+
+
+async def main(
+    scale: int,
+    repeats: int,
+    *,
+    reuse: bool,
+    show_explain: bool,
+    measure_contention: bool,
+    rebuild: bool,
+) -> None:
     server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
     try:
         name = f"bench_queries_x{scale}"
@@ -391,7 +502,7 @@ async def main(scale: int, repeats: int, *, reuse: bool, show_explain: bool) -> 
         else:
             url = await _fresh_database(server, name)
             started = time.perf_counter()
-            await load(url, scale)
+            await load(url, scale, rebuild=rebuild)
             print(f"  load total {time.perf_counter() - started:.0f} s", flush=True)
         key = await _admin_key(url)
         port = _free_port()
@@ -414,6 +525,9 @@ async def main(scale: int, repeats: int, *, reuse: bool, show_explain: bool) -> 
             report["explain"] = await explain(url)
             for label, plan in report["explain"]:
                 print(f"\n### {label}\n{plan}")
+        if measure_contention:
+            # Runs last: it adds rows to the current hour of the benchmark database.
+            report["contention"] = await contention(url)
         out = DATA_DIR / f"queries-x{scale}-{uuid.uuid4().hex[:6]}.json"
         out.write_text(json.dumps(report, indent=2))
         print(f"\nsaved {out}")
@@ -428,5 +542,22 @@ def run(argv: list[str]) -> None:
     parser.add_argument("--repeats", type=int, default=40, help="timed requests per endpoint")
     parser.add_argument("--reuse", action="store_true", help="reuse the loaded database")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS)")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="load with the rollup triggers off, then recompute the rollups once",
+    )
+    parser.add_argument(
+        "--contention", action="store_true", help="concurrent writers, rollups on vs off"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(main(args.scale, args.repeats, reuse=args.reuse, show_explain=args.explain))
+    asyncio.run(
+        main(
+            args.scale,
+            args.repeats,
+            reuse=args.reuse,
+            show_explain=args.explain,
+            measure_contention=args.contention,
+            rebuild=args.rebuild,
+        )
+    )

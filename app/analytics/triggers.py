@@ -1,4 +1,4 @@
-# ruff: noqa: S608, RUF003
+# ruff: noqa: S608
 # (S608: every SQL string here is assembled from constants of this module, never input.)
 """The triggers that keep the rollups (`app/analytics/models.py`) equal to their sources.
 
@@ -74,6 +74,8 @@ def _statement_triggers(table: str, function: str) -> list[PGTrigger]:
         "DELETE": "REFERENCING OLD TABLE AS old_rows",
         "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
     }
+    if table in ROW_UPDATE_TRIGGERS:
+        del refs["UPDATE"]
     return [
         PGTrigger(
             schema="public",
@@ -349,28 +351,63 @@ cache_entry_delete_hit_days = _delete_children_first(
 
 
 def _cache_entry_body(op: str) -> str:
-    cost_change = ""
-    if op == "UPDATE":
-        # A changed cost re-prices the entry's past hits (cost saved = hits × cost).
-        cost_change = """,
-repriced AS (
-    INSERT INTO cache_hit_rollups AS r (day, hits, cost_saved)
-    SELECT h.day, 0, sum(h.hits * (n.cost_usd - o.cost_usd))
-    FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
-    JOIN cache_hit_days AS h ON h.cache_key = n.cache_key
-    WHERE n.cost_usd <> o.cost_usd
-    GROUP BY 1 HAVING sum(h.hits * (n.cost_usd - o.cost_usd)) <> 0
-    ORDER BY 1
-    ON CONFLICT (day) DO UPDATE SET cost_saved = r.cost_saved + excluded.cost_saved
-)"""
+    # UPDATE is handled by the row trigger below; its branch here is never reached.
     return f"""
-WITH src AS ({_src(op)}){cost_change}
+WITH src AS ({_src(op)})
 INSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)
 SELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)
 FROM src AS e CROSS JOIN {GRAINS}
 GROUP BY 1, 2 HAVING sum(e.sign) <> 0
 ORDER BY 1, 2
 ON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n"""
+
+
+# Every rating updates its entry's tallies, so a statement trigger on every UPDATE of
+# response_cache would run on the rating path for nothing: a row trigger whose WHEN clause
+# (evaluated without calling the function) fires only when what the rollups use changes.
+cache_entry_rollups_update_row = PGFunction(
+    schema="public",
+    signature="cache_entry_rollups_update_row()",
+    definition=f"""RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF OLD.created_at IS DISTINCT FROM NEW.created_at THEN
+        INSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)
+        SELECT g.grain, date_trunc(g.unit, d.t, 'UTC'), sum(d.sign)
+        FROM (VALUES (OLD.created_at, -1), (NEW.created_at, 1)) AS d(t, sign)
+        CROSS JOIN {GRAINS}
+        GROUP BY 1, 2 HAVING sum(d.sign) <> 0
+        ORDER BY 1, 2
+        ON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;
+    END IF;
+    IF OLD.cost_usd IS DISTINCT FROM NEW.cost_usd THEN
+        -- A changed cost re-prices the entry's past hits (cost saved = hits times cost).
+        INSERT INTO cache_hit_rollups AS r (day, hits, cost_saved)
+        SELECT h.day, 0, h.hits * (NEW.cost_usd - OLD.cost_usd)
+        FROM cache_hit_days AS h WHERE h.cache_key = NEW.cache_key
+        ORDER BY 1
+        ON CONFLICT (day) DO UPDATE SET cost_saved = r.cost_saved + excluded.cost_saved;
+    END IF;
+    RETURN NULL;
+END;
+$function$""",
+)
+
+cache_entry_rollups_update_trigger = PGTrigger(
+    schema="public",
+    signature="trg_response_cache_rollup_update",
+    on_entity="public.response_cache",
+    is_constraint=False,
+    definition=(
+        "AFTER UPDATE ON public.response_cache FOR EACH ROW WHEN "
+        "(OLD.created_at IS DISTINCT FROM NEW.created_at "
+        "OR OLD.cost_usd IS DISTINCT FROM NEW.cost_usd) "
+        "EXECUTE FUNCTION public.cache_entry_rollups_update_row()"
+    ),
+)
+
+ROW_UPDATE_TRIGGERS = {"response_cache"}
 
 
 def _cache_hit_body(op: str) -> str:
@@ -505,6 +542,7 @@ def functions() -> list[PGFunction]:
         *(f for _, f in STATEMENT_TRIGGERS),
         routing_metric_delete_feedback,
         cache_entry_delete_hit_days,
+        cache_entry_rollups_update_row,
     ]
 
 
@@ -513,6 +551,7 @@ def triggers() -> list[PGTrigger]:
     for table, function in STATEMENT_TRIGGERS:
         out.extend(_statement_triggers(table, function.signature.removesuffix("()")))
     out.extend(_truncate_trigger(table) for table, _ in STATEMENT_TRIGGERS)
+    out.append(cache_entry_rollups_update_trigger)
     out.append(_before_delete("routing_metrics", routing_metric_delete_feedback))
     out.append(_before_delete("response_cache", cache_entry_delete_hit_days))
     return out

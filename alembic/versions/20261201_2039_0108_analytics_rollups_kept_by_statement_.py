@@ -6,7 +6,7 @@ here), then a backfill of the rollups from the rows already stored.
 
 Revision ID: 0108
 Revises: 0005
-Create Date: 2026-12-01 20:32:15.103876
+Create Date: 2026-12-01 20:39:21.506455
 """
 
 from collections.abc import Sequence
@@ -267,7 +267,7 @@ def upgrade() -> None:
     public_cache_entry_rollups_apply = PGFunction(
         schema="public",
         signature="cache_entry_rollups_apply()",
-        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF TG_OP = 'INSERT' THEN\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSIF TG_OP = 'DELETE' THEN\n\nWITH src AS (SELECT t.*, -1 AS sign FROM old_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSE\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t UNION ALL SELECT t.*, -1 AS sign FROM old_rows AS t),\nrepriced AS (\n    INSERT INTO cache_hit_rollups AS r (day, hits, cost_saved)\n    SELECT h.day, 0, sum(h.hits * (n.cost_usd - o.cost_usd))\n    FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id\n    JOIN cache_hit_days AS h ON h.cache_key = n.cache_key\n    WHERE n.cost_usd <> o.cost_usd\n    GROUP BY 1 HAVING sum(h.hits * (n.cost_usd - o.cost_usd)) <> 0\n    ORDER BY 1\n    ON CONFLICT (day) DO UPDATE SET cost_saved = r.cost_saved + excluded.cost_saved\n)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
+        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF TG_OP = 'INSERT' THEN\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSIF TG_OP = 'DELETE' THEN\n\nWITH src AS (SELECT t.*, -1 AS sign FROM old_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSE\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t UNION ALL SELECT t.*, -1 AS sign FROM old_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
     )
     op.create_entity(public_cache_entry_rollups_apply)
 
@@ -312,6 +312,13 @@ def upgrade() -> None:
         definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF EXISTS (SELECT 1 FROM cache_hit_days WHERE cache_key = OLD.cache_key) THEN\n        DELETE FROM cache_hit_days WHERE cache_key = OLD.cache_key;\n    END IF;\n    RETURN OLD;\nEND;\n$function$",
     )
     op.create_entity(public_cache_entry_delete_hit_days)
+
+    public_cache_entry_rollups_update_row = PGFunction(
+        schema="public",
+        signature="cache_entry_rollups_update_row()",
+        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF OLD.created_at IS DISTINCT FROM NEW.created_at THEN\n        INSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\n        SELECT g.grain, date_trunc(g.unit, d.t, 'UTC'), sum(d.sign)\n        FROM (VALUES (OLD.created_at, -1), (NEW.created_at, 1)) AS d(t, sign)\n        CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\n        GROUP BY 1, 2 HAVING sum(d.sign) <> 0\n        ORDER BY 1, 2\n        ON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    IF OLD.cost_usd IS DISTINCT FROM NEW.cost_usd THEN\n        -- A changed cost re-prices the entry's past hits (cost saved = hits times cost).\n        INSERT INTO cache_hit_rollups AS r (day, hits, cost_saved)\n        SELECT h.day, 0, h.hits * (NEW.cost_usd - OLD.cost_usd)\n        FROM cache_hit_days AS h WHERE h.cache_key = NEW.cache_key\n        ORDER BY 1\n        ON CONFLICT (day) DO UPDATE SET cost_saved = r.cost_saved + excluded.cost_saved;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
+    )
+    op.create_entity(public_cache_entry_rollups_update_row)
 
     public_votes_trg_votes_rollup_insert = PGTrigger(
         schema="public",
@@ -411,15 +418,6 @@ def upgrade() -> None:
         definition="AFTER DELETE ON public.response_cache REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.cache_entry_rollups_apply()",
     )
     op.create_entity(public_response_cache_trg_response_cache_rollup_delete)
-
-    public_response_cache_trg_response_cache_rollup_update = PGTrigger(
-        schema="public",
-        signature="trg_response_cache_rollup_update",
-        on_entity="public.response_cache",
-        is_constraint=False,
-        definition="AFTER UPDATE ON public.response_cache REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.cache_entry_rollups_apply()",
-    )
-    op.create_entity(public_response_cache_trg_response_cache_rollup_update)
 
     public_cache_hit_days_trg_cache_hit_days_rollup_insert = PGTrigger(
         schema="public",
@@ -601,6 +599,15 @@ def upgrade() -> None:
     )
     op.create_entity(public_expert_faq_candidates_trg_expert_faq_candidates_rollup_truncate)
 
+    public_response_cache_trg_response_cache_rollup_update = PGTrigger(
+        schema="public",
+        signature="trg_response_cache_rollup_update",
+        on_entity="public.response_cache",
+        is_constraint=False,
+        definition="AFTER UPDATE ON public.response_cache FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.cost_usd IS DISTINCT FROM NEW.cost_usd) EXECUTE FUNCTION public.cache_entry_rollups_update_row()",
+    )
+    op.create_entity(public_response_cache_trg_response_cache_rollup_update)
+
     public_routing_metrics_trg_routing_metrics_delete_children_first = PGTrigger(
         schema="public",
         signature="trg_routing_metrics_delete_children_first",
@@ -671,6 +678,15 @@ def downgrade() -> None:
         definition="BEFORE DELETE ON public.routing_metrics FOR EACH ROW EXECUTE FUNCTION public.routing_metric_delete_feedback()",
     )
     op.drop_entity(public_routing_metrics_trg_routing_metrics_delete_children_first)
+
+    public_response_cache_trg_response_cache_rollup_update = PGTrigger(
+        schema="public",
+        signature="trg_response_cache_rollup_update",
+        on_entity="public.response_cache",
+        is_constraint=False,
+        definition="AFTER UPDATE ON public.response_cache FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.cost_usd IS DISTINCT FROM NEW.cost_usd) EXECUTE FUNCTION public.cache_entry_rollups_update_row()",
+    )
+    op.drop_entity(public_response_cache_trg_response_cache_rollup_update)
 
     public_expert_faq_candidates_trg_expert_faq_candidates_rollup_truncate = PGTrigger(
         schema="public",
@@ -852,15 +868,6 @@ def downgrade() -> None:
     )
     op.drop_entity(public_cache_hit_days_trg_cache_hit_days_rollup_insert)
 
-    public_response_cache_trg_response_cache_rollup_update = PGTrigger(
-        schema="public",
-        signature="trg_response_cache_rollup_update",
-        on_entity="public.response_cache",
-        is_constraint=False,
-        definition="AFTER UPDATE ON public.response_cache REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.cache_entry_rollups_apply()",
-    )
-    op.drop_entity(public_response_cache_trg_response_cache_rollup_update)
-
     public_response_cache_trg_response_cache_rollup_delete = PGTrigger(
         schema="public",
         signature="trg_response_cache_rollup_delete",
@@ -960,6 +967,13 @@ def downgrade() -> None:
     )
     op.drop_entity(public_votes_trg_votes_rollup_insert)
 
+    public_cache_entry_rollups_update_row = PGFunction(
+        schema="public",
+        signature="cache_entry_rollups_update_row()",
+        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF OLD.created_at IS DISTINCT FROM NEW.created_at THEN\n        INSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\n        SELECT g.grain, date_trunc(g.unit, d.t, 'UTC'), sum(d.sign)\n        FROM (VALUES (OLD.created_at, -1), (NEW.created_at, 1)) AS d(t, sign)\n        CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\n        GROUP BY 1, 2 HAVING sum(d.sign) <> 0\n        ORDER BY 1, 2\n        ON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    IF OLD.cost_usd IS DISTINCT FROM NEW.cost_usd THEN\n        -- A changed cost re-prices the entry's past hits (cost saved = hits times cost).\n        INSERT INTO cache_hit_rollups AS r (day, hits, cost_saved)\n        SELECT h.day, 0, h.hits * (NEW.cost_usd - OLD.cost_usd)\n        FROM cache_hit_days AS h WHERE h.cache_key = NEW.cache_key\n        ORDER BY 1\n        ON CONFLICT (day) DO UPDATE SET cost_saved = r.cost_saved + excluded.cost_saved;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
+    )
+    op.drop_entity(public_cache_entry_rollups_update_row)
+
     public_cache_entry_delete_hit_days = PGFunction(
         schema="public",
         signature="cache_entry_delete_hit_days()",
@@ -1005,7 +1019,7 @@ def downgrade() -> None:
     public_cache_entry_rollups_apply = PGFunction(
         schema="public",
         signature="cache_entry_rollups_apply()",
-        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF TG_OP = 'INSERT' THEN\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSIF TG_OP = 'DELETE' THEN\n\nWITH src AS (SELECT t.*, -1 AS sign FROM old_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSE\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t UNION ALL SELECT t.*, -1 AS sign FROM old_rows AS t),\nrepriced AS (\n    INSERT INTO cache_hit_rollups AS r (day, hits, cost_saved)\n    SELECT h.day, 0, sum(h.hits * (n.cost_usd - o.cost_usd))\n    FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id\n    JOIN cache_hit_days AS h ON h.cache_key = n.cache_key\n    WHERE n.cost_usd <> o.cost_usd\n    GROUP BY 1 HAVING sum(h.hits * (n.cost_usd - o.cost_usd)) <> 0\n    ORDER BY 1\n    ON CONFLICT (day) DO UPDATE SET cost_saved = r.cost_saved + excluded.cost_saved\n)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
+        definition="RETURNS trigger\nLANGUAGE plpgsql\nAS $function$\nBEGIN\n    IF TG_OP = 'INSERT' THEN\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSIF TG_OP = 'DELETE' THEN\n\nWITH src AS (SELECT t.*, -1 AS sign FROM old_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    ELSE\n\nWITH src AS (SELECT t.*, 1 AS sign FROM new_rows AS t UNION ALL SELECT t.*, -1 AS sign FROM old_rows AS t)\nINSERT INTO cache_entry_rollups AS r (grain, bucket_start, n)\nSELECT g.grain, date_trunc(g.unit, e.created_at, 'UTC'), sum(e.sign)\nFROM src AS e CROSS JOIN (VALUES ('h', 'hour'), ('d', 'day')) AS g(grain, unit)\nGROUP BY 1, 2 HAVING sum(e.sign) <> 0\nORDER BY 1, 2\nON CONFLICT (grain, bucket_start) DO UPDATE SET n = r.n + excluded.n;\n    END IF;\n    RETURN NULL;\nEND;\n$function$",
     )
     op.drop_entity(public_cache_entry_rollups_apply)
 

@@ -17,8 +17,7 @@ import sqlalchemy as sa
 from app.analytics import histogram
 from app.analytics.triggers import band_sql
 from app.analytics.window import WindowParts, raw_sql, rollup_sql, split
-
-DEFAULT_SPAN = dt.timedelta(days=30)
+from app.votes.window import DEFAULT_SPAN  # the one window default: `to` minus 30 days
 
 _TIMESTAMP = sa.DateTime(timezone=True)
 

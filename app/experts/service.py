@@ -84,7 +84,6 @@ status_counts = ExpertCandidateStatusCount.__table__  # type: ignore[attr-define
 _QUERY_LOCK_CLASS = 0x65787072
 CORRECTION_TYPES = (FeedbackType.incorrect, FeedbackType.incomplete)
 LEADERBOARD_DEFAULT = 10
-ANALYTICS_DEFAULT_DAYS = 30
 
 
 class UnknownExpert(NotFound):

@@ -649,5 +649,11 @@ def backfill_statements() -> list[str]:
     out = []
     for table, select in RECOMPUTE.items():
         columns = ", ".join(rollup_columns(SQLModel.metadata.tables[table]))
-        out.append(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select}) AS s")
+        # In key order (grain, bucket_start first): rows of one bucket share pages, as they
+        # do when live writes append buckets as time passes.
+        order = ", ".join(KEYS[table])
+        out.append(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select}) AS s "
+            f"ORDER BY {order}"
+        )
     return out

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import histogram
 from app.analytics.triggers import band_sql
@@ -29,6 +30,13 @@ def resolve(
     resolved_end = end if end is not None else (now or dt.datetime.now(dt.UTC))
     resolved_start = start if start is not None else resolved_end - DEFAULT_SPAN
     return resolved_start.astimezone(dt.UTC), resolved_end.astimezone(dt.UTC)
+
+
+async def plan_per_window(session: AsyncSession) -> None:
+    """Plan the next statements for their actual window bounds. After five executions of
+    a prepared statement PostgreSQL may switch to a generic plan that ignores the bounds,
+    and a generic plan of the raw-edge reads can scan a whole table."""
+    await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def statement(sql: str, parts: WindowParts, **params: Any) -> sa.TextClause:
@@ -92,11 +100,13 @@ def latency_statement(parts: WindowParts, group_by: str) -> sa.TextClause:
     sql = f"""
 SELECT {key} AS key, {provider} AS provider, p.bin, sum(p.n) AS n
 FROM (
-    SELECT r.provider, r.model, r.pattern, r.bin, r.n
+    -- integer, not bigint/double: sum(integer) and integer hash keys are the fast paths
+    -- over the ~20K histogram rows of a 30-day window.
+    SELECT r.provider, r.model, r.pattern, r.bin, CAST(r.n AS integer) AS n
     FROM routing_latency_rollups AS r WHERE {rollup_sql("r")}
     UNION ALL
     SELECT m.selected_provider, m.selected_model, coalesce(m.pattern_detected, ''),
-           {histogram.bin_sql("m.latency_ms")}, 1
+           CAST({histogram.bin_sql("m.latency_ms")} AS integer), 1
     FROM routing_metrics AS m
     WHERE {raw_sql("m.created_at")} AND m.latency_ms IS NOT NULL
 ) AS p

@@ -289,6 +289,7 @@ async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAna
     row = (await session.execute(stmt)).mappings().one()
     entries_created, by_rating = 0, [0] * 5
     if parts is not None:
+        await analytics_queries.plan_per_window(session)
         counted = (await session.execute(analytics_queries.cache_statement(parts))).one()
         entries_created, by_rating = int(counted.entries), [int(n) for n in counted.ratings]
     count = sum(by_rating)

@@ -663,6 +663,7 @@ async def expert_analytics(
     by_category = dict.fromkeys((k.value for k in ItalianFeedbackCategory), 0)
     if start < end:
         parts = analytics_queries.window_parts(start, end)
+        await analytics_queries.plan_per_window(session)
         for row in await session.execute(analytics_queries.expert_feedback_statement(parts)):
             by_type[row.feedback_type] += int(row.n)
             if row.category:

@@ -261,6 +261,7 @@ async def routing_analytics(
     if end <= start:
         return []
     parts = analytics_queries.window_parts(start, end)
+    await analytics_queries.plan_per_window(session)
     rows = (await session.execute(analytics_queries.routing_statement(parts, group_by.value))).all()
     latencies: dict[tuple[Any, Any], dict[int, int]] = {}
     for row in await session.execute(analytics_queries.latency_statement(parts, group_by.value)):
@@ -319,6 +320,7 @@ async def recommend(
     stmt = analytics_queries.recommendation_statement(
         parts, pattern=pattern, band=None if band is None else band.value
     )
+    await analytics_queries.plan_per_window(session)
     candidates = [
         scoring.Candidate(
             provider=row.provider,

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.analytics import queries as analytics_queries
 from app.analytics import window as window_parts
 from app.analytics.window import raw_sql, rollup_sql
 from app.auth.dependencies import Principal
@@ -135,6 +136,7 @@ async def vote_analytics(
 ) -> VoteAnalytics:
     """Totals, series and top reasons of the current votes cast in `[start, end)`."""
     stmt = analytics_statement(start=start, end=end, bucket=bucket, top=top)
+    await analytics_queries.plan_per_window(session)
     row = (await session.execute(stmt)).one()
     counted = {
         b.astimezone(dt.UTC): (int(u), int(d))

@@ -325,8 +325,6 @@ class PoolCollector(Collector):
         return [in_use, idle, size]
 
 
-
-
 class HttpMetrics:
     """Pure ASGI: `http_requests_total` and `http_request_duration_seconds` by route
     template, method and exact status. The template is the route the router matched

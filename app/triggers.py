@@ -147,6 +147,7 @@ def tables_with_updated_at() -> list[str]:
 def replaceable_entities() -> list[ReplaceableEntity]:
     """What env.py registers with alembic_utils."""
     import app.models  # noqa: F401  (the trigger list depends on every table being loaded)
+    from app.analytics import triggers as analytics_triggers
 
     return [
         set_updated_at,
@@ -156,4 +157,5 @@ def replaceable_entities() -> list[ReplaceableEntity]:
         cache_feedback_supersede,
         cache_feedback_supersede_trigger,
         *quality_triggers.replaceable_entities(),
+        *analytics_triggers.entities(),
     ]

@@ -13,4 +13,11 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["queries"]:  # query timings at scale (bench/queries.py)
+        from bench import queries
+
+        queries.run(sys.argv[2:])
+        raise SystemExit(0)
     raise SystemExit(main())

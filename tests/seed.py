@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.analytics.triggers import ROLLUP_TABLES
+
 SEED_USER_ID = 990_000_001
 SEED_EMAIL = "seed.user@example.com"
 SEED_QUERY_ID = "6f1c1b7e-2d7a-4b8e-9a51-0c1d2e3f4a5b"
@@ -30,9 +32,10 @@ STATEMENTS = [
     (
         "routing_metrics",
         "INSERT INTO routing_metrics (request_id, strategy_used, confidence, selected_provider, "
-        "selected_model, baseline_cost, actual_cost, pattern_detected, complexity_score, user_id) "
+        "selected_model, baseline_cost, actual_cost, pattern_detected, complexity_score, user_id, "
+        "latency_ms) "
         "VALUES ('seed-request', 'hybrid', 'high', 'anthropic', 'claude-haiku', 0.01, 0.004, "
-        f"'tax_question', 0.4, {SEED_USER_ID})",
+        f"'tax_question', 0.4, {SEED_USER_ID}, 850)",
     ),
     (
         "routing_feedback",
@@ -112,7 +115,8 @@ STATEMENTS = [
     ),
 ]
 
-SEEDED_TABLES = [table for table, _ in STATEMENTS]
+# The rollups are filled by their triggers from the rows above.
+SEEDED_TABLES = [table for table, _ in STATEMENTS] + list(ROLLUP_TABLES)
 
 
 async def seed_every_table(conn: AsyncConnection) -> None:

@@ -156,5 +156,7 @@ async def unflag_cache_entry(
 async def cache_analytics(
     window: TimeWindowDep, principal: Admin, session: SessionDep
 ) -> CacheAnalytics:
-    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys in a window."""
+    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys in a window
+    (default: `to` = now, `from` = `to` minus 30 days; hits count per whole UTC day), served
+    from rollups kept by database triggers."""
     return await service.cache_analytics(session, window)

@@ -219,5 +219,7 @@ async def expert_analytics(
     window: TimeWindowDep,
     top: Annotated[int, Query(ge=1, le=100, description="Leaderboard size.")] = 10,
 ) -> ExpertAnalytics:
-    """Expert leaderboard by trust, reviews by type and category, candidates by status."""
+    """Expert leaderboard by trust, reviews by type and category in the window (default:
+    `to` = now, `from` = `to` minus 30 days), candidates by status (all time); counts come
+    from rollups kept by database triggers."""
     return await service.expert_analytics(session, window, top=top)

@@ -41,6 +41,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import queries as analytics_queries
+from app.analytics.models import ExpertCandidateStatusCount
 from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.experts import trust
 from app.experts.models import (
@@ -70,7 +72,6 @@ from app.query_params import (
     cursor_datetime,
     fetch_page,
     parse_cursor,
-    window_conditions,
 )
 from app.users.service import register_user
 from app.webhooks import service as webhooks
@@ -79,6 +80,7 @@ from app.webhooks.schemas import EventType
 profiles = ExpertProfile.__table__  # type: ignore[attr-defined]
 reviews = ExpertFeedback.__table__  # type: ignore[attr-defined]
 candidates = ExpertFaqCandidate.__table__  # type: ignore[attr-defined]
+status_counts = ExpertCandidateStatusCount.__table__  # type: ignore[attr-defined]
 
 # Advisory-lock class for "reviews of one query_id" (two-int4 form; the int is 'expr').
 _QUERY_LOCK_CLASS = 0x65787072
@@ -648,7 +650,7 @@ async def expert_analytics(
 ) -> ExpertAnalytics:
     """Leaderboard of active experts by trust, reviews by type and category in the window
     (default: the last 30 days), and candidates by status."""
-    p, r, c = profiles.c, reviews.c, candidates.c
+    p = profiles.c
     leaders = (
         await session.execute(
             sa.select(
@@ -669,37 +671,25 @@ async def expert_analytics(
     ).mappings()
     experts = [LeaderboardEntry.model_validate(dict(row)) for row in leaders]
 
-    in_window = window_conditions(r.created_at, window.start, window.end)
-    by_type_cols = [
-        sa.func.count().filter(r.feedback_type == t).label(t.value) for t in FeedbackType
-    ]
-    by_category_cols = [
-        sa.func.count().filter(r.category == k).label(k.value) for k in ItalianFeedbackCategory
-    ]
-    counts = (
-        (await session.execute(sa.select(*by_type_cols, *by_category_cols).where(*in_window)))
-        .mappings()
-        .one()
-    )
-    by_status = (
-        (
-            await session.execute(
-                sa.select(
-                    *[
-                        sa.func.count().filter(c.approval_status == s).label(s.value)
-                        for s in ApprovalStatus
-                    ]
-                )
-            )
-        )
-        .mappings()
-        .one()
-    )
+    # Counts come from the rollups kept by triggers (window default: the last 30 days).
+    start, end = analytics_queries.resolve(window.start, window.end)
+    by_type = dict.fromkeys((t.value for t in FeedbackType), 0)
+    by_category = dict.fromkeys((k.value for k in ItalianFeedbackCategory), 0)
+    if start < end:
+        parts = analytics_queries.window_parts(start, end)
+        await analytics_queries.plan_per_window(session)
+        for row in await session.execute(analytics_queries.expert_feedback_statement(parts)):
+            by_type[row.feedback_type] += int(row.n)
+            if row.category:
+                by_category[row.category] += int(row.n)
+    by_status = dict.fromkeys((s.value for s in ApprovalStatus), 0)
+    for status, n in await session.execute(sa.select(status_counts.c.status, status_counts.c.n)):
+        by_status[status] = int(n)
     return ExpertAnalytics(
         experts=experts,
-        feedback_by_type={t.value: counts[t.value] for t in FeedbackType},
-        feedback_by_category={k.value: counts[k.value] for k in ItalianFeedbackCategory},
-        candidates_by_status={s.value: by_status[s.value] for s in ApprovalStatus},
-        window_start=window.start,
-        window_end=window.end,
+        feedback_by_type=by_type,
+        feedback_by_category=by_category,
+        candidates_by_status=by_status,
+        window_start=start,
+        window_end=end,
     )

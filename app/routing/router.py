@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.analytics import histogram
 from app.auth.dependencies import Admin, IngestOrAdmin
 from app.db import SessionDep
 from app.idempotency.dependencies import Idempotent
@@ -111,7 +112,11 @@ async def record_feedback(
         "pattern, busiest first. Feedback counts for those requests whatever its own date; "
         "`avg_quality` is the mean over feedback rows, `correct_rate`/`helpful_rate` the "
         "share of `true` among non-null answers, `total_savings` the sum of known "
-        "`cost_savings`, latencies are `percentile_cont` over reported latencies."
+        "`cost_savings`. `latency_p50_ms`/`latency_p95_ms` are nearest-rank percentiles "
+        "of the reported latencies from a log-spaced histogram, within "
+        f"{histogram.RELATIVE_ERROR:.0%} of the exact value (latencies under 1 ms report 0). "
+        "Window defaults: `to` = now, `from` = `to` minus 30 days. Served from rollups "
+        "kept by database triggers: the cost depends on the window's buckets, not its rows."
     ),
 )
 async def routing_analytics(

@@ -20,16 +20,16 @@ router = APIRouter(tags=["votes"], route_class=TransactionalRoute)
 ANALYTICS_DESCRIPTION = f"""\
 Vote totals, a per-bucket time series and the most cited reasons over `[from, to)`.
 
-**Which votes count.** Among the votes cast inside `[from, to)` (by `created_at`), each
-conversation counts once, with its *current vote within the window*: the newest of those
-votes (ties broken by id). Votes cast before `from` or at/after `to` are ignored, so a
-conversation that switched from up to down inside the window counts as one `down`, and a
-conversation whose only votes lie outside the window does not count at all.
+**Which votes count.** A conversation's *current vote* is its newest vote overall (by
+`created_at`, ties broken by id), whenever it was cast. Each conversation counts once,
+with its current vote, in the bucket of the time that vote was cast, if that time lies
+inside `[from, to)`. A conversation whose current vote was cast outside the window does
+not count, even if older votes of it lie inside; a conversation that switched from up to
+down counts as one `down`, in the bucket of the switch.
 
-**Series.** Each counted vote falls in the `bucket` (hour, day or ISO week starting
-Monday, all in UTC) that holds its `created_at`. Every bucket from the one holding
-`from` up to the last one starting before `to` is present, with zeros when empty. At
-most {MAX_BUCKETS} buckets per request (422 on `bucket` beyond that).
+**Series.** Buckets are the hour, day or ISO week (starting Monday) in UTC. Every bucket
+from the one holding `from` up to the last one starting before `to` is present, with
+zeros when empty. At most {MAX_BUCKETS} buckets per request (422 on `bucket` beyond that).
 
 **satisfaction** = `up / (up + down)` over the counted votes (in `totals` and in each
 bucket); `null` when there are no votes.
@@ -38,6 +38,9 @@ bucket); `null` when there are no votes.
 vote that cites it, most frequent first (ties alphabetical), at most `top` entries.
 
 **Window**: {WINDOW_RULE}
+
+Served from rollups kept by database triggers, so the cost depends on the window's
+buckets, not on the number of votes.
 """
 
 

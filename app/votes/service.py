@@ -11,7 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.query_params import Bucket
+from app.analytics import queries as analytics_queries
+from app.analytics import window as window_parts
+from app.analytics.window import raw_sql, rollup_sql
+from app.query_params import Bucket, bucket_starts
 from app.users.service import register_users
 from app.votes.models import Vote
 from app.votes.schemas import (
@@ -108,52 +111,43 @@ async def conversation_votes(session: AsyncSession, conversation_id: str) -> Con
     return ConversationVotes(current=history[0].vote if history else None, history=history)
 
 
-# The one analytics statement (the endpoint runs it; a test EXPLAINs it).
-# current_votes: among the votes cast in [start, end), the newest of each conversation
-# (ties by id), so a conversation counts once, with its last vote inside the window, in
-# the bucket of that vote's created_at. Buckets are UTC; generate_series makes empty
-# buckets appear with zeros. A reason counts once per current vote that cites it.
-_ANALYTICS_SQL = """
-WITH current_votes AS MATERIALIZED (
-    SELECT DISTINCT ON (conversation_id) vote, reasons, created_at
-    FROM votes
-    WHERE created_at >= CAST(:start AS timestamptz) AND created_at < CAST(:end AS timestamptz)
-    ORDER BY conversation_id, created_at DESC, id DESC
-),
-buckets AS (
-    SELECT generate_series(
-        date_trunc(CAST(:bucket AS text), CAST(:start AS timestamptz) AT TIME ZONE 'UTC'),
-        (CAST(:end AS timestamptz) AT TIME ZONE 'UTC') - interval '1 microsecond',
-        CAST('1 ' || CAST(:bucket AS text) AS interval)
-    ) AS bucket_start
+# The one analytics statement (the endpoint runs it; a test EXPLAINs it). It reads the
+# rollups of each conversation's current vote (`vote_current`, kept by triggers): whole days
+# and hours from `vote_rollups`/`vote_reason_rollups`, the partial hours at the window's
+# edges from `vote_current` itself (see app/analytics/window.py), so its cost depends on
+# the window's buckets, not on its votes. A reason counts once per current vote citing it.
+_ANALYTICS_SQL = f"""
+WITH parts AS (
+    SELECT r.bucket_start AS t, r.up, r.down FROM vote_rollups AS r
+    WHERE {rollup_sql("r")}
+    UNION ALL
+    SELECT c.cast_at, CAST(c.vote = 'up' AS integer), CAST(c.vote = 'down' AS integer)
+    FROM vote_current AS c WHERE {raw_sql("c.cast_at")}
 ),
 series AS (
-    SELECT b.bucket_start,
-           count(c.vote) FILTER (WHERE c.vote = 'up') AS up,
-           count(c.vote) FILTER (WHERE c.vote = 'down') AS down
-    FROM buckets AS b
-    LEFT JOIN current_votes AS c
-        ON date_trunc(CAST(:bucket AS text), c.created_at AT TIME ZONE 'UTC') = b.bucket_start
-    GROUP BY b.bucket_start
+    SELECT date_trunc(CAST(:bucket AS text), t, 'UTC') AS bucket_start,
+           sum(up) AS up, sum(down) AS down
+    FROM parts GROUP BY 1
 ),
-top_reasons AS (
-    SELECT r.reason, count(*) AS n
-    FROM current_votes AS c
-    CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS r
-    GROUP BY r.reason
-    ORDER BY n DESC, r.reason
+reasons AS (
+    SELECT reason, sum(n) AS n FROM (
+        SELECT r.reason, r.n FROM vote_reason_rollups AS r WHERE {rollup_sql("r")}
+        UNION ALL
+        SELECT x.reason, 1 FROM vote_current AS c
+        CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS x
+        WHERE {raw_sql("c.cast_at")}
+    ) AS s
+    GROUP BY reason HAVING sum(n) > 0
+    ORDER BY n DESC, reason
     LIMIT CAST(:top AS integer)
 )
 SELECT
-    (SELECT count(*) FROM current_votes WHERE vote = 'up') AS up,
-    (SELECT count(*) FROM current_votes WHERE vote = 'down') AS down,
-    ARRAY(SELECT bucket_start AT TIME ZONE 'UTC' FROM series ORDER BY bucket_start)
-        AS bucket_starts,
+    ARRAY(SELECT bucket_start FROM series ORDER BY bucket_start) AS bucket_starts,
     ARRAY(SELECT up FROM series ORDER BY bucket_start) AS series_up,
     ARRAY(SELECT down FROM series ORDER BY bucket_start) AS series_down,
-    ARRAY(SELECT reason FROM top_reasons ORDER BY n DESC, reason) AS reasons,
-    ARRAY(SELECT n FROM top_reasons ORDER BY n DESC, reason) AS reason_counts
-"""
+    ARRAY(SELECT reason FROM reasons ORDER BY n DESC, reason) AS reasons,
+    ARRAY(SELECT n FROM reasons ORDER BY n DESC, reason) AS reason_counts
+"""  # noqa: S608  (assembled from constant predicates; values are bound parameters)
 
 
 def analytics_statement(
@@ -166,9 +160,11 @@ def analytics_statement(
 ) -> sa.TextClause:
     """The analytics query over `[start, end)`; `explain=True` prefixes EXPLAIN to it."""
     sql = ("EXPLAIN " if explain else "") + _ANALYTICS_SQL
+    # An hourly series cannot be answered from day rows.
+    parts = window_parts.split(start, end, days=bucket is not Bucket.hour)
+    timestamp = sa.DateTime(timezone=True)
     return sa.text(sql).bindparams(
-        sa.bindparam("start", start, type_=sa.DateTime(timezone=True)),
-        sa.bindparam("end", end, type_=sa.DateTime(timezone=True)),
+        *(sa.bindparam(name, value, type_=timestamp) for name, value in parts.params().items()),
         sa.bindparam("bucket", bucket.value, type_=sa.Text),
         sa.bindparam("top", top, type_=sa.Integer),
     )
@@ -182,21 +178,30 @@ async def vote_analytics(
     bucket: Bucket,
     top: int,
 ) -> VoteAnalytics:
-    """Totals, series and top reasons of the current votes in `[start, end)`."""
+    """Totals, series and top reasons of the current votes cast in `[start, end)`."""
     stmt = analytics_statement(start=start, end=end, bucket=bucket, top=top)
+    await analytics_queries.plan_per_window(session)
     row = (await session.execute(stmt)).one()
-    series = [
-        VoteSeriesPoint(bucket_start=b, up=u, down=d, satisfaction=satisfaction(u, d))
+    counted = {
+        b.astimezone(dt.UTC): (int(u), int(d))
         for b, u, d in zip(row.bucket_starts, row.series_up, row.series_down, strict=True)
-    ]
+    }
+    series = []
+    for b in bucket_starts(start, end, bucket):
+        u, d = counted.get(b, (0, 0))
+        series.append(
+            VoteSeriesPoint(bucket_start=b, up=u, down=d, satisfaction=satisfaction(u, d))
+        )
+    up = sum(p.up for p in series)
+    down = sum(p.down for p in series)
     return VoteAnalytics(
         from_=start,
         to=end,
         bucket=bucket,
-        totals=VoteTotals(up=row.up, down=row.down, satisfaction=satisfaction(row.up, row.down)),
+        totals=VoteTotals(up=up, down=down, satisfaction=satisfaction(up, down)),
         series=series,
         top_reasons=[
-            ReasonCount(reason=r, count=n)
+            ReasonCount(reason=r, count=int(n))
             for r, n in zip(row.reasons, row.reason_counts, strict=True)
         ],
     )

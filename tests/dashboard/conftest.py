@@ -25,7 +25,11 @@ async def demo_database_url(databases: DatabaseFactory) -> str:
 
 @pytest.fixture(scope="session")
 async def demo_app(demo_database_url: str) -> AsyncIterator[FastAPI]:
-    app = create_app(make_settings(demo_database_url, api_key_cache_seconds=0))
+    # No dispatcher: a redelivery tested here must stay queued, and nothing may try to
+    # reach the demo webhook's (non-existent) host.
+    app = create_app(
+        make_settings(demo_database_url, api_key_cache_seconds=0, webhook_dispatcher=False)
+    )
     async with app.router.lifespan_context(app):
         yield app
 

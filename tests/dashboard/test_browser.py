@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import probed_page
 from tests.conftest import bearer
-from tests.dashboard.conftest import assert_clean, new_page
-from tests.dashboard.live import WIDTHS
+from tests.dashboard.conftest import assert_clean, viewport
 from tests.dashboard.live import sign_in_async as sign_in
 
 pytestmark = pytest.mark.browser
@@ -170,7 +170,7 @@ async def test_sign_in_and_every_page_renders_its_charts_and_the_apis_numbers(
         if name == "Overview":
             size = await page.locator('tr[data-kpi="review_queue"] td').get_attribute("data-value")
             assert int(size or "-1") > 0
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_approve_and_reject_in_the_queue(
@@ -206,7 +206,7 @@ async def test_approve_and_reject_in_the_queue(
     )
     assert first not in ids
     assert second not in ids
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_redeliver_a_delivery_and_see_it_queued(
@@ -233,7 +233,7 @@ async def test_redeliver_a_delivery_and_see_it_queued(
     assert "pending" in await row.inner_text()
     mine = [d for d in _get(api, f"/webhooks/{hook}/deliveries")["items"] if d["id"] == delivery]
     assert mine[0]["status"] == "pending"
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_clear_a_cache_flag(
@@ -248,7 +248,7 @@ async def test_clear_a_cache_flag(
     await page.locator(f'tr[data-cache-key="{key}"]').wait_for(state="detached", timeout=10_000)
     assert "Flag cleared" in await page.locator("#flash").inner_text()
     assert _get(api, f"/cache/entries/{key}")["status"] == "active"
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_sign_out_and_be_refused(
@@ -262,7 +262,7 @@ async def test_sign_out_and_be_refused(
     await page.goto(f"{live_base_url}/dashboard/experts")
     assert page.url.startswith(f"{live_base_url}/dashboard/login")
     assert await page.get_by_label("API key").is_visible()
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_form_post_without_csrf_token_is_refused(
@@ -296,10 +296,10 @@ async def test_a_non_admin_key_is_refused(
 
 
 async def test_pages_fit_a_390_px_screen(
-    chromium: Any, live_base_url: str, demo_admin_key: str
+    browser: Any, live_base_url: str, demo_admin_key: str
 ) -> None:
-    context, page, problems = await new_page(chromium, WIDTHS["mobile"])
-    try:
+    async with probed_page(browser, viewport=viewport("mobile")) as problems:
+        page = problems.page
         await sign_in(page, live_base_url, demo_admin_key)
         for _name, path, charts in PAGES:
             await page.goto(f"{live_base_url}{path}")
@@ -309,9 +309,7 @@ async def test_pages_fit_a_390_px_screen(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, path
-        await assert_clean(page, problems)
-    finally:
-        await context.close()
+        await assert_clean(problems)
 
 
 async def test_the_csp_holds_and_the_detector_sees_violations(
@@ -334,6 +332,7 @@ async def test_the_csp_holds_and_the_detector_sees_violations(
         })"""
     )
     assert ran is False
-    violations = await problems.csp_violations(page)
-    assert any(v.startswith("script-src") for v in violations), violations
-    assert any(v.startswith("style-src") for v in violations), violations
+    violations = await problems.csp_violations()
+    directives = [str(v.get("directive", "")) for v in violations]
+    assert any(d.startswith("script-src") for d in directives), violations
+    assert any(d.startswith("style-src") for d in directives), violations

@@ -68,9 +68,10 @@ def bars(
     y_label: str,
     series_label: str,
     color: str = PALETTE[0],
+    y_range: tuple[float, float] | None = None,
 ) -> Spec:
-    """One bar per category."""
-    return {
+    """One bar per category; `y_range` fixes the axis (e.g. 0 to 100 for percentages)."""
+    spec: Spec = {
         "kind": "bars",
         "x_label": x_label,
         "y_label": y_label,
@@ -78,6 +79,9 @@ def bars(
         "x": list(range(len(labels))),
         "series": [{"label": series_label, "values": list(values), "color": color}],
     }
+    if y_range is not None:
+        spec["y_range"] = list(y_range)
+    return spec
 
 
 def quality_vs_cost(groups: Iterable[Mapping[str, Any]]) -> Spec:

@@ -702,6 +702,7 @@ async def experts_page(request: Request, operator: OperatorDep, session: Session
             y_label="Answers judged incorrect (%)",
             series_label="Judged incorrect",
             color=charts.PALETTE[1],
+            y_range=(0, 100),
         ),
     )
 

@@ -235,6 +235,7 @@ async def test_experts_calibration_matrix_equals_the_api(
     ]
     assert len(calibration["reasons"]) > 0
     spec = chart_spec(page.text, "calibration-reasons")
+    assert spec["y_range"] == [0, 100]  # shares in percent
     assert spec["labels"] == [r["reason"] for r in calibration["reasons"]]
     assert spec["series"][0]["values"] == [
         round(r["incorrect_share"] * 100, 2) for r in calibration["reasons"]

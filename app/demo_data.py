@@ -201,6 +201,8 @@ DATA_TABLES = [
 # deliveries list without the dispatcher ever sending anything anywhere. It has no usable
 # secret (the demo runs without the server key); rotating it gives it one.
 DEMO_WEBHOOK_URL = "https://hooks.demo.invalid/feedback"
+REVIEWED_QUERIES = 240  # the `% 240` of the expert reviews below
+VOTED_QUERIES = 360  # the `% 360` of the votes below
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,9 @@ async def remove_demo_rows(conn: AsyncConnection) -> None:
 
 def _demo_statements() -> list[tuple[str, dict[str, object]]]:
     rng = random.Random(20261123)  # noqa: S311  (sample data, not security)
-    query_ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(240)]
+    # Experts review the first REVIEWED_QUERIES answers; votes also reach the rest, which
+    # no expert has reviewed yet, so the review queue has down-voted answers waiting.
+    query_ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(VOTED_QUERIES)]
     providers = [m[0] for m in MODELS]
     models = [m[1] for m in MODELS]
     prices = [m[2] for m in MODELS]
@@ -493,7 +497,7 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "reasons, comment, created_at) "
             "SELECT 'demo-conv-' || (g % 1800), "
             "CASE WHEN random() < 0.72 THEN 'up' ELSE 'down' END::vote_direction, "
-            "CASE WHEN g % 3 = 0 THEN (CAST(:qids AS uuid[]))[1 + g % 240] END, "
+            "CASE WHEN g % 3 = 0 THEN (CAST(:qids AS uuid[]))[1 + g % 360] END, "
             "CASE WHEN g % 2 = 0 THEN :first + g % 300 END, "
             "CASE WHEN g % 10 = 0 THEN 'utente' || (g % 300) || '@example.it' END, "
             "'{}'::text[], "

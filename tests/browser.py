@@ -314,10 +314,11 @@ class PageProbe:
         return found
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[PageProbe]:
-    """A fresh context and page per test, with collectors attached."""
-    context = await browser.new_context()
+@asynccontextmanager
+async def probed_page(browser: Browser, **context_options: Any) -> AsyncIterator[PageProbe]:
+    """A fresh context (e.g. `viewport={...}`) and page with collectors attached; the
+    context is closed on exit."""
+    context = await browser.new_context(**context_options)
     await context.add_init_script(_COLLECT_VIOLATIONS)
     new_page = await context.new_page()
     new_page.set_default_timeout(15_000)
@@ -328,3 +329,10 @@ async def page(browser: Browser) -> AsyncIterator[PageProbe]:
         yield probe
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[PageProbe]:
+    """A fresh context and page per test, with collectors attached."""
+    async with probed_page(browser) as probe:
+        yield probe

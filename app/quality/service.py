@@ -31,10 +31,16 @@ def _uuid(value: Any) -> uuid.UUID:
     return uuid.UUID(str(value))
 
 
+def _awaiting_review() -> list[Any]:
+    """What puts a query in the queue: down votes and no expert review yet (one home, for
+    the page of the queue and for its size)."""
+    return [signals.c.first_reviewed_at.is_(None), signals.c.down_votes > 0]
+
+
 def review_queue_statement(page: Pagination) -> sa.Select[Any]:
     """One page of the queue; its WHERE and ORDER BY match ix_query_signals_review_queue."""
     s = signals.c
-    where: list[Any] = [s.first_reviewed_at.is_(None), s.down_votes > 0]
+    where: list[Any] = _awaiting_review()
     parsed = parse_cursor(page.cursor, float, _uuid)
     if parsed is not None:
         last_priority, last_id = parsed
@@ -70,6 +76,14 @@ async def review_queue(session: AsyncSession, page: Pagination) -> Page[ReviewQu
         else None
     )
     return Page[ReviewQueueItem](items=items, next_cursor=next_cursor)
+
+
+async def review_queue_size(session: AsyncSession) -> int:
+    """How many queries the review queue holds (the dashboard's overview figure)."""
+    count = await session.scalar(
+        sa.select(sa.func.count()).select_from(signals).where(*_awaiting_review())
+    )
+    return int(count or 0)
 
 
 # answers: the queries whose latest verdict falls in [start, end) and that have a current

@@ -44,6 +44,7 @@ from app.dashboard.session import (
 from app.dashboard.window import Window, WindowInputError, resolve
 from app.db import SessionDep, request_session
 from app.errors import AppError, Forbidden, is_database_unavailable
+from app.experts import analytics as experts_analytics
 from app.experts import service as experts_service
 from app.experts.models import ApprovalStatus
 from app.experts.schemas import FaqCandidateReject
@@ -51,7 +52,7 @@ from app.quality import service as quality_service
 from app.quality.priority import REASON_WEIGHT
 from app.query_params import Pagination, TimeWindow, decode_cursor
 from app.routing import service as routing_service
-from app.routing.schemas import GroupBy, RoutingGroup
+from app.routing.schemas import GroupBy
 from app.schemas import USD_DECIMALS, ExternalId
 from app.transaction import TransactionalRoute
 from app.votes import service as votes_service
@@ -493,7 +494,7 @@ async def _routing_groups(
 ) -> list[dict[str, Any]]:
     """The groups exactly as `GET /api/v1/analytics/routing` shows them (rounded alike)."""
     groups = await routing_service.routing_analytics(session, window=window, group_by=group_by)
-    return [RoutingGroup(**g).model_dump(mode="json") for g in groups]
+    return [g.model_dump(mode="json") for g in groups]
 
 
 @router.get("")
@@ -505,7 +506,7 @@ async def overview(request: Request, operator: OperatorDep, session: SessionDep)
     )
     models = await _routing_groups(session, _time_window(window), GroupBy.model)
     cache = await cache_service.cache_analytics(session, _time_window(window))
-    experts = await experts_service.expert_analytics(session, _time_window(window), top=1)
+    experts = await experts_analytics.expert_analytics(session, _time_window(window), top=1)
     review_queue_size = await quality_service.review_queue_size(session)
     return _page(
         request,
@@ -656,7 +657,7 @@ async def unflag(request: Request, operator: OperatorDep, session: SessionDep) -
 async def experts_page(request: Request, operator: OperatorDep, session: SessionDep) -> Response:
     """Leaderboard by trust, reviews by type and by category, candidates by status."""
     window, window_error = _window(request)
-    analytics = await experts_service.expert_analytics(
+    analytics = await experts_analytics.expert_analytics(
         session, _time_window(window), top=LEADERBOARD_SIZE
     )
     by_type = analytics.feedback_by_type

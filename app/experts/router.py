@@ -10,7 +10,7 @@ from app.auth.dependencies import Admin, ExpertOrAdmin
 from app.auth.models import Scope
 from app.config import SettingsDep
 from app.db import SessionDep
-from app.experts import service
+from app.experts import analytics, service
 from app.experts.models import ApprovalStatus
 from app.experts.schemas import (
     ExpertAnalytics,
@@ -222,4 +222,4 @@ async def expert_analytics(
     """Expert leaderboard by trust, reviews by type and category in the window (default:
     `to` = now, `from` = `to` minus 30 days), candidates by status (all time); counts come
     from rollups kept by database triggers."""
-    return await service.expert_analytics(session, window, top=top)
+    return await analytics.expert_analytics(session, window, top=top)

@@ -41,8 +41,6 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics import queries as analytics_queries
-from app.analytics.models import ExpertCandidateStatusCount
 from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.experts import trust
 from app.experts.models import (
@@ -51,10 +49,8 @@ from app.experts.models import (
     ExpertFeedback,
     ExpertProfile,
     FeedbackType,
-    ItalianFeedbackCategory,
 )
 from app.experts.schemas import (
-    ExpertAnalytics,
     ExpertCreate,
     ExpertFeedbackCreate,
     ExpertFeedbackCreated,
@@ -63,12 +59,10 @@ from app.experts.schemas import (
     ExpertUpdate,
     FaqCandidateRead,
     FaqCandidateRef,
-    LeaderboardEntry,
 )
 from app.query_params import (
     Page,
     Pagination,
-    TimeWindow,
     cursor_datetime,
     fetch_page,
     parse_cursor,
@@ -80,12 +74,10 @@ from app.webhooks.schemas import EventType
 profiles = ExpertProfile.__table__  # type: ignore[attr-defined]
 reviews = ExpertFeedback.__table__  # type: ignore[attr-defined]
 candidates = ExpertFaqCandidate.__table__  # type: ignore[attr-defined]
-status_counts = ExpertCandidateStatusCount.__table__  # type: ignore[attr-defined]
 
 # Advisory-lock class for "reviews of one query_id" (two-int4 form; the int is 'expr').
 _QUERY_LOCK_CLASS = 0x65787072
 CORRECTION_TYPES = (FeedbackType.incorrect, FeedbackType.incomplete)
-LEADERBOARD_DEFAULT = 10
 
 
 class UnknownExpert(NotFound):
@@ -639,57 +631,4 @@ async def reject_candidate(
         admin_user_id=admin_user_id,
         admin_key_id=admin_key_id,
         reason=reason,
-    )
-
-
-# ---------------------------------------------------------------- analytics
-
-
-async def expert_analytics(
-    session: AsyncSession, window: TimeWindow, *, top: int = LEADERBOARD_DEFAULT
-) -> ExpertAnalytics:
-    """Leaderboard of active experts by trust, reviews by type and category in the window
-    (default: the last 30 days), and candidates by status."""
-    p = profiles.c
-    leaders = (
-        await session.execute(
-            sa.select(
-                p.id,
-                p.user_id,
-                p.trust_score,
-                p.feedback_count,
-                p.feedback_accuracy_rate.label("accuracy_rate"),
-                p.average_response_time_seconds,
-                p.approved_count,
-                p.rejected_count,
-                p.is_verified,
-            )
-            .where(p.is_active == sa.true())
-            .order_by(p.trust_score.desc(), p.id.asc())
-            .limit(top)
-        )
-    ).mappings()
-    experts = [LeaderboardEntry.model_validate(dict(row)) for row in leaders]
-
-    # Counts come from the rollups kept by triggers (window default: the last 30 days).
-    start, end = analytics_queries.resolve(window.start, window.end)
-    by_type = dict.fromkeys((t.value for t in FeedbackType), 0)
-    by_category = dict.fromkeys((k.value for k in ItalianFeedbackCategory), 0)
-    if start < end:
-        parts = analytics_queries.window_parts(start, end)
-        await analytics_queries.plan_per_window(session)
-        for row in await session.execute(analytics_queries.expert_feedback_statement(parts)):
-            by_type[row.feedback_type] += int(row.n)
-            if row.category:
-                by_category[row.category] += int(row.n)
-    by_status = dict.fromkeys((s.value for s in ApprovalStatus), 0)
-    for status, n in await session.execute(sa.select(status_counts.c.status, status_counts.c.n)):
-        by_status[status] = int(n)
-    return ExpertAnalytics(
-        experts=experts,
-        feedback_by_type=by_type,
-        feedback_by_category=by_category,
-        candidates_by_status=by_status,
-        window_start=start,
-        window_end=end,
     )

@@ -19,7 +19,6 @@ from app.routing.schemas import (
     RoutingAnalytics,
     RoutingFeedbackIn,
     RoutingFeedbackStored,
-    RoutingGroup,
     RoutingMetricsBody,
     RoutingMetricsStored,
     RoutingRegret,
@@ -127,7 +126,7 @@ async def routing_analytics(
 ) -> RoutingAnalytics:
     """Routing quality, cost and latency per provider, model or pattern."""
     groups = await routing_service.routing_analytics(session, window=window, group_by=group_by)
-    return RoutingAnalytics(groups=[RoutingGroup(**g) for g in groups])
+    return RoutingAnalytics(groups=groups)
 
 
 @router.get(

@@ -25,6 +25,7 @@ from app.routing.schemas import (
     RegretItem,
     RegretScope,
     RoutingFeedbackIn,
+    RoutingGroup,
     RoutingMetricIn,
     RoutingRegret,
 )
@@ -251,7 +252,7 @@ def _ratio(numerator: Any, denominator: Any) -> sa.ColumnElement[Any]:
 
 async def routing_analytics(
     session: AsyncSession, *, window: TimeWindow, group_by: GroupBy
-) -> list[dict[str, Any]]:
+) -> list[RoutingGroup]:
     """Per provider, model (with its provider) or pattern: traffic, feedback, cost, latency
     of the metrics created in the window (default: the last 30 days), from the rollups."""
     start, end = analytics_queries.resolve(window.start, window.end)
@@ -267,19 +268,19 @@ async def routing_analytics(
     for row in rows:
         counts = latencies.get((row.key, row.provider), {})
         out.append(
-            {
-                "key": row.key,
-                "provider": row.provider,
-                "requests": int(row.requests),
-                "feedback_count": int(row.feedback_count),
-                "avg_quality": _float(row.avg_quality),
-                "correct_rate": _float(row.correct_rate),
-                "helpful_rate": _float(row.helpful_rate),
-                "avg_cost": _float(row.avg_cost),
-                "total_savings": _float(row.total_savings),
-                "latency_p50_ms": histogram.percentile(counts, 0.5),
-                "latency_p95_ms": histogram.percentile(counts, 0.95),
-            }
+            RoutingGroup(
+                key=row.key,
+                provider=row.provider,
+                requests=int(row.requests),
+                feedback_count=int(row.feedback_count),
+                avg_quality=_float(row.avg_quality),
+                correct_rate=_float(row.correct_rate),
+                helpful_rate=_float(row.helpful_rate),
+                avg_cost=_float(row.avg_cost),
+                total_savings=_float(row.total_savings),
+                latency_p50_ms=histogram.percentile(counts, 0.5),
+                latency_p95_ms=histogram.percentile(counts, 0.95),
+            )
         )
     return out
 

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -182,6 +183,31 @@ def make_key(db: AsyncSession) -> KeyMaker:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+TokenMinter = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def mint_token(client: httpx.AsyncClient, ingest_headers: dict[str, str]) -> TokenMinter:
+    """Mint a feedback token over HTTP, as a frontend's backend does; returns the token."""
+
+    async def mint(**body: Any) -> str:
+        response = await client.post("/api/v1/feedback-tokens", json=body, headers=ingest_headers)
+        assert response.status_code == 201, response.text
+        token: str = response.json()["token"]
+        return token
+
+    return mint
+
+
+async def count_rows(conn: AsyncConnection | AsyncSession | AsyncEngine, table: str) -> int:
+    """How many rows `table` (optionally with a WHERE clause) holds, seen from `conn`."""
+    statement = sa.text(f"SELECT count(*) FROM {table}")
+    if isinstance(conn, AsyncEngine):
+        async with conn.connect() as connection:
+            return int((await connection.execute(statement)).scalar_one())
+    return int((await conn.execute(statement)).scalar_one())
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ isolation by an outer transaction that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -220,14 +221,28 @@ async def ingest_headers(make_key: KeyMaker) -> dict[str, str]:
     return bearer(await make_key(Scope.ingest, name="test ingest"))
 
 
+@contextlib.asynccontextmanager
+async def app_on_own_database(
+    databases: DatabaseFactory, *, routers: Sequence[APIRouter] = (), **overrides: object
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app on its own freshly migrated database with real commits (no outer
+    transaction), started, and an HTTP client for it; `overrides` are settings."""
+    url = await databases.migrated()
+    application = create_app(make_settings(url, **overrides))
+    for router in routers:
+        application.include_router(router)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield application, http
+
+
 @pytest.fixture
 async def committed_app(databases: DatabaseFactory):
     """An app on its own freshly migrated database, with real commits (no outer transaction).
     For concurrency, idempotency races and anything that must see committed rows."""
-    url = await databases.migrated()
     # Concurrency tests queue hundreds of requests on 2 shared cores: wait for the pool.
-    application = create_app(make_settings(url, db_pool_timeout_seconds=60))
-    async with application.router.lifespan_context(application):
+    async with app_on_own_database(databases, db_pool_timeout_seconds=60) as (application, _):
         yield application
 
 

@@ -10,18 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.main import create_app
-from tests.conftest import bearer, committed_key, make_settings
+from tests.conftest import app_on_own_database, bearer, committed_key, make_settings
 
 
 @pytest.fixture
 async def live(databases):
     """An app with real commits and fast key-cache expiry."""
-    url = await databases.migrated()
-    app = create_app(make_settings(url, api_key_cache_seconds=0.2))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield app, http
+    async with app_on_own_database(databases, api_key_cache_seconds=0.2) as (app, http):
+        yield app, http
 
 
 async def test_rate_limit_429_with_retry_after(databases) -> None:

@@ -4,7 +4,6 @@ needs a still-valid credential (a probe route shows what the key prevents)."""
 import asyncio
 import random
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -15,11 +14,10 @@ from app.auth import service as auth_service
 from app.auth.dependencies import IngestOrAdmin
 from app.db import SessionDep
 from app.idempotency.dependencies import Idempotent
-from app.main import create_app
 from app.transaction import TransactionalRoute
 from app.users.service import register_user
 from app.votes.models import Vote
-from tests.conftest import bearer, committed_key, make_settings
+from tests.conftest import app_on_own_database, bearer, committed_key
 
 
 class Register(BaseModel):
@@ -44,13 +42,11 @@ async def register(
 @pytest.fixture
 async def live(databases):
     """An app with real commits, the probe route, and fast key-cache expiry."""
-    url = await databases.migrated()
-    app = create_app(make_settings(url, api_key_cache_seconds=0.2))
-    app.include_router(probe)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield app, http
+    async with app_on_own_database(databases, routers=[probe], api_key_cache_seconds=0.2) as (
+        app,
+        http,
+    ):
+        yield app, http
 
 
 async def _count_users(app, user_id: int) -> int:

@@ -18,18 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import histogram
 from app.analytics.triggers import band_sql
 from app.analytics.window import WindowParts, raw_sql, rollup_sql, split
-from app.query_params import DEFAULT_SPAN  # the one window default: `to` minus 30 days
 
 _TIMESTAMP = sa.DateTime(timezone=True)
-
-
-def resolve(
-    start: dt.datetime | None, end: dt.datetime | None, *, now: dt.datetime | None = None
-) -> tuple[dt.datetime, dt.datetime]:
-    """The one window rule: `to` defaults to now, `from` to `to` minus 30 days."""
-    resolved_end = end if end is not None else (now or dt.datetime.now(dt.UTC))
-    resolved_start = start if start is not None else resolved_end - DEFAULT_SPAN
-    return resolved_start.astimezone(dt.UTC), resolved_end.astimezone(dt.UTC)
 
 
 async def plan_per_window(session: AsyncSession) -> None:

@@ -267,7 +267,7 @@ def _hit_day_range(window: TimeWindow) -> tuple[dt.date, dt.date]:
 async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAnalytics:
     """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys; counts
     come from the rollups (window default: the last 30 days)."""
-    start, end = analytics_queries.resolve(window.start, window.end)
+    start, end = window.start, window.end
     window = TimeWindow(start=start, end=end)
     parts = analytics_queries.window_parts(start, end) if start < end else None
     first_day, after_last_day = _hit_day_range(window)

@@ -45,7 +45,7 @@ async def expert_analytics(
     experts = [LeaderboardEntry.model_validate(dict(row)) for row in leaders]
 
     # Counts come from the rollups kept by triggers (window default: the last 30 days).
-    start, end = analytics_queries.resolve(window.start, window.end)
+    start, end = window.start, window.end
     by_type = dict.fromkeys((t.value for t in FeedbackType), 0)
     by_category = dict.fromkeys((k.value for k in ItalianFeedbackCategory), 0)
     if start < end:

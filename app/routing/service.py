@@ -255,7 +255,7 @@ async def routing_analytics(
 ) -> list[RoutingGroup]:
     """Per provider, model (with its provider) or pattern: traffic, feedback, cost, latency
     of the metrics created in the window (default: the last 30 days), from the rollups."""
-    start, end = analytics_queries.resolve(window.start, window.end)
+    start, end = window.start, window.end
     if end <= start:
         return []
     parts = analytics_queries.window_parts(start, end)

@@ -41,7 +41,30 @@ Reason = Annotated[
 KeyName = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul]
 
 
-class ExpertCreate(BaseModel):
+class ProfileDetails(BaseModel):
+    """The optional profile fields an expert is created with and an admin may update."""
+
+    experience_years: int | None = Field(
+        default=None,
+        ge=0,
+        le=80,
+        description="Years of professional experience (0..80).",
+        examples=[12],
+    )
+    professional_registration_number: RegistrationNumber | None = Field(
+        default=None,
+        description="Registration number in the professional order.",
+        examples=["MI-12345"],
+    )
+    organization: Organization | None = Field(
+        default=None, description="Firm or organisation.", examples=["Studio Rossi"]
+    )
+    location_city: City | None = Field(
+        default=None, description="City of practice.", examples=["Milano"]
+    )
+
+
+class ExpertCreate(ProfileDetails):
     """A new expert profile for a platform user (one per user)."""
 
     model_config = ConfigDict(
@@ -78,30 +101,12 @@ class ExpertCreate(BaseModel):
         description="Areas of expertise.",
         examples=[["iva", "redditi_persone_fisiche"]],
     )
-    experience_years: int | None = Field(
-        default=None,
-        ge=0,
-        le=80,
-        description="Years of professional experience (0..80).",
-        examples=[12],
-    )
-    professional_registration_number: RegistrationNumber | None = Field(
-        default=None,
-        description="Registration number in the professional order.",
-        examples=["MI-12345"],
-    )
-    organization: Organization | None = Field(
-        default=None, description="Firm or organisation.", examples=["Studio Rossi"]
-    )
-    location_city: City | None = Field(
-        default=None, description="City of practice.", examples=["Milano"]
-    )
 
 
 _NOT_NULL = ("is_verified", "is_active", "credential_types", "credentials", "specializations")
 
 
-class ExpertUpdate(BaseModel):
+class ExpertUpdate(ProfileDetails):
     """Fields to change; omitted fields stay as they are. `is_verified: true` stamps
     `verification_date`; `false` clears it."""
 
@@ -143,24 +148,6 @@ class ExpertUpdate(BaseModel):
         max_length=50,
         description="Replace the specializations.",
         examples=[["iva", "lavoro"]],
-    )
-    experience_years: int | None = Field(
-        default=None,
-        ge=0,
-        le=80,
-        description="Years of professional experience (0..80).",
-        examples=[12],
-    )
-    professional_registration_number: RegistrationNumber | None = Field(
-        default=None,
-        description="Registration number in the professional order.",
-        examples=["MI-12345"],
-    )
-    organization: Organization | None = Field(
-        default=None, description="Firm or organisation.", examples=["Studio Rossi"]
-    )
-    location_city: City | None = Field(
-        default=None, description="City of practice.", examples=["Milano"]
     )
 
     @field_validator(*_NOT_NULL)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
@@ -29,6 +30,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 
 from app import embedded_postgres, migrate
@@ -124,6 +126,34 @@ def parse_wrk(label: str, output: str) -> WrkResult:
     )
 
 
+def pinning(enabled: bool = True) -> tuple[str | None, str | None]:
+    """CPUs for (the server under test, wrk + PostgreSQL): one core each when the machine
+    has two or more and `taskset` exists, so the three servers meet the same split; else
+    no pinning."""
+    if not enabled or (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return None, None
+    return "0", "1"
+
+
+def _taskset(cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus is not None else []
+
+
+def pin_postgres(data_dir: Path, cpus: str | None) -> None:
+    """Move the embedded PostgreSQL (postmaster and every backend) to `cpus`; backends
+    forked later inherit the postmaster's affinity."""
+    if cpus is None:
+        return
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    wanted = [int(c) for c in cpus.split(",")]
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a backend that just exited
+            process.cpu_affinity(wanted)
+
+
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if found is None:
@@ -132,10 +162,17 @@ def wrk_binary() -> str:
 
 
 async def run_wrk(
-    label: str, url: str, *, seconds: float, connections: int, key: str | None
+    label: str,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    key: str | None,
+    cpus: str | None = None,
 ) -> WrkResult:
     env = {**os.environ, "BENCH_KEY": key or ""}
     process = await asyncio.create_subprocess_exec(
+        *_taskset(cpus),
         wrk_binary(),
         "-t1",  # one C thread drives 64 connections far past these rates; cores go to servers
         f"-c{connections}",
@@ -157,7 +194,10 @@ async def run_wrk(
 class Server:
     """One uvicorn process (1 worker) on a free loopback port."""
 
-    def __init__(self, app_path: str, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, app_path: str, env: dict[str, str], log: Path, *, cpus: str | None = None
+    ) -> None:
+        self.cpus = cpus
         self.app_path = app_path
         self.env = env
         self.log = log
@@ -171,6 +211,7 @@ class Server:
     async def __aenter__(self) -> Server:
         self._log_file = self.log.open("wb")
         self.process = await asyncio.create_subprocess_exec(
+            *_taskset(self.cpus),
             sys.executable,
             "-m",
             "uvicorn",
@@ -302,8 +343,13 @@ def _median(results: list[WrkResult]) -> WrkResult:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
-async def main(seconds: float, connections: int, batches: int, rounds: int = 3) -> int:
+async def main(
+    seconds: float, connections: int, batches: int, rounds: int = 3, pin: bool = True
+) -> int:
     server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
+    server_cpus, load_cpus = pinning(pin)
+    if not os.environ.get("DATABASE_URL"):
+        pin_postgres(embedded_postgres.pgdata_dir(DATA_DIR), load_cpus)
     logs = DATA_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     url: str | None = None
@@ -318,7 +364,13 @@ async def main(seconds: float, connections: int, batches: int, rounds: int = 3) 
         env = {"DATABASE_URL": url, "FEEDBACK_TOKEN_SECRET": SECRET, "LOG_JSON": "true"}
         print(
             f"ingest: wrk, {connections} connections, {seconds:g} s each after a 2 s warm-up, "
-            f"1 uvicorn worker per server, {os.cpu_count()} cores, load average "
+            f"1 uvicorn worker per server, {os.cpu_count()} cores, "
+            + (
+                f"server pinned to CPU {server_cpus}, wrk and PostgreSQL to CPU {load_cpus}, "
+                if server_cpus is not None
+                else "no CPU pinning, "
+            )
+            + "load average "
             f"{os.getloadavg()[0]:.1f}, "
             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n",
             flush=True,
@@ -327,12 +379,19 @@ async def main(seconds: float, connections: int, batches: int, rounds: int = 3) 
         async def measure(
             label: str, app_path: str, with_key: bool
         ) -> tuple[WrkResult, int, float]:
-            async with Server(app_path, env, logs / f"{label}.log") as srv:
+            async with Server(app_path, env, logs / f"{label}.log", cpus=server_cpus) as srv:
                 target = f"{srv.base}/api/v1/feedback"
-                await run_wrk(label, target, seconds=2, connections=connections, key=key)
+                await run_wrk(
+                    label, target, seconds=2, connections=connections, key=key, cpus=load_cpus
+                )
                 before = await _count(url, "votes")
                 result = await run_wrk(
-                    label, target, seconds=seconds, connections=connections, key=key
+                    label,
+                    target,
+                    seconds=seconds,
+                    connections=connections,
+                    key=key,
+                    cpus=load_cpus,
                 )
                 rss = srv.rss_mb()
             stored = await _count(url, "votes") - before  # after SIGTERM: the writer flushed
@@ -420,8 +479,13 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batches", type=int, default=30, help="routing batches of 1000")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin servers and wrk to separate cores"
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(main(args.seconds, args.connections, args.batches, args.rounds))
+    return asyncio.run(
+        main(args.seconds, args.connections, args.batches, args.rounds, pin=not args.no_pin)
+    )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ async def test_a_batch_of_votes_emits_one_event_per_down_vote_in_one_statement(
     await _subscribe(db, app, ["vote.down", "cache_entry.flagged"])
     statements: list[str] = []
 
-    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, *args) -> None:
         if "webhook_events" in statement:
             statements.append(statement)
 

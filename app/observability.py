@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterable, MutableMapping
 from typing import IO, Any
 from wsgiref.simple_server import WSGIServer
@@ -37,7 +37,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Accepted as given when short and made of characters that cannot forge a log line.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
-_GENERATED_ID_RE = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as RequestContext makes
+_GENERATED_ID_RE = re.compile(r"^[0-9a-f]{32}$")  # 32 hex digits, as RequestContext makes
 
 REDACTED = "[redacted]"
 _SENSITIVE_KEYS = frozenset(
@@ -270,7 +270,8 @@ class RequestContext:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        request_id = valid_request_id(incoming) or uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, like `uuid4().hex` without building a UUID.
+        request_id = valid_request_id(incoming) or os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()

@@ -6,6 +6,7 @@ shape and the stored row."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -259,3 +260,24 @@ async def test_idempotency_key_replays_across_paths(
         sa.select(sa.func.count()).select_from(Vote).where(col(Vote.conversation_id) == "conv-idem")
     )
     assert (await db.execute(count)).scalar_one() == 1
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        dt.datetime(2026, 12, 1, 22, 38, 30, 123456, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 1, 22, 38, 30, tzinfo=dt.UTC),  # no microseconds
+        dt.datetime(2026, 12, 1, 23, 38, 30, 5, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+    ],
+)
+def test_the_201_body_is_what_the_json_encoder_renders(created_at: dt.datetime) -> None:
+    """The writer renders a created vote with pydantic's serializer; the bytes are those
+    FastAPI's encoder gave (`render_json(jsonable_encoder(...))`) before."""
+    from fastapi.encoders import jsonable_encoder
+
+    from app.votes.ingest import VOTES
+    from app.votes.schemas import VoteRecorded
+    from app.writer import render_json
+
+    recorded = VoteRecorded(id=uuid.uuid4(), created_at=created_at)
+    assert VOTES.render(recorded) == render_json(jsonable_encoder(recorded))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import os
 import re
@@ -70,6 +71,13 @@ _access_json = False
 _PRERENDERED = "_feedback_service_prerendered"
 _render_json = structlog.processors.JSONRenderer()
 _LEVEL_NAMES = {logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
+# The line JSONRenderer gives the usual access event, key order included (a test compares).
+_ACCESS_LINE = (
+    '{"method": %s, "route": %s, "status": %d, "duration_ms": %s, "client": %s, '
+    '"event": "request", "request_id": %s, "level": "%s", '
+    '"logger": "' + ACCESS_LOGGER + '", "timestamp": "%s"}'
+)
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str
 
 
 def valid_request_id(value: str | None) -> str | None:
@@ -337,27 +345,48 @@ def _log_access(
         return
     if not _access_std.isEnabledFor(level):
         return
-    event: dict[str, Any] = {
-        "method": method,
-        "route": route,
-        "status": status,
-        "duration_ms": duration_ms,
-        "client": client,
-        "event": "request",
-    }
     context = structlog.contextvars.get_contextvars()
-    for name, value in context.items():
-        event.setdefault(name, value)
-    event["level"] = _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
-    event["logger"] = ACCESS_LOGGER
-    event["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-    # Route templates, statuses, durations, addresses and our own ids cannot hold a secret
-    # or an e-mail; what a client chose (method, its request id, other context) is redacted.
-    if len(context) != 1 or not generated_id or (method is not None and not method.isalpha()):
+    level_name = _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
+    timestamp = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    request_id = context.get("request_id")
+    if (
+        len(context) == 1
+        and isinstance(request_id, str)
+        and (generated_id or _scrub(request_id) == request_id)
+        and method is not None
+        and method.isalpha()
+    ):
+        # The usual line (only the request id bound, nothing in it or the method that
+        # redaction would change): a precompiled template, each value encoded as
+        # json.dumps encodes it. Route templates, statuses, durations and addresses
+        # cannot hold a secret or an e-mail.
+        line = _ACCESS_LINE % (
+            _json_str(method),
+            _json_str(route),
+            status,
+            float.__repr__(duration_ms),
+            "null" if client is None else _json_str(client),
+            _json_str(request_id),
+            level_name,
+            timestamp,
+        )
+    else:
+        event: dict[str, Any] = {
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "client": client,
+            "event": "request",
+        }
+        for name, value in context.items():
+            event.setdefault(name, value)
+        event["level"] = level_name
+        event["logger"] = ACCESS_LOGGER
+        event["timestamp"] = timestamp
         redact(None, "", event)
-    record = _access_std.makeRecord(
-        ACCESS_LOGGER, level, "(access)", 0, _render_json(None, "", event), (), None
-    )
+        line = str(_render_json(None, "", event))
+    record = _access_std.makeRecord(ACCESS_LOGGER, level, "(access)", 0, line, (), None)
     setattr(record, _PRERENDERED, True)
     _access_std.handle(record)
 

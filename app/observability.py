@@ -28,7 +28,6 @@ from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.routing import get_route_name
 from sqlalchemy.pool import QueuePool
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -262,6 +261,29 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
+def _with_header(
+    headers: Iterable[tuple[bytes, bytes]], name: bytes, value: bytes
+) -> list[tuple[bytes, bytes]]:
+    """`headers` with `name` set to `value`: what `MutableHeaders[name] = value` does (the
+    first occurrence replaced in place, later ones dropped, else appended), without
+    building a Headers object per response."""
+    out: list[tuple[bytes, bytes]] = []
+    placed = False
+    for key, existing in headers:
+        if key == name:
+            if not placed:
+                out.append((name, value))
+                placed = True
+            continue
+        out.append((key, existing))
+    if not placed:
+        out.append((name, value))
+    return out
+
+
 class RequestContext:
     """Pure ASGI: accept or generate `X-Request-ID`, echo it, bind it to every log line of
     the request (contextvars), and write one access line when the response is done."""
@@ -288,7 +310,9 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = _with_header(
+                    message.get("headers", ()), _REQUEST_ID_KEY, request_id.encode("latin-1")
+                )
             await send(message)
 
         # bind/reset rather than `bound_contextvars`, which copies the whole context to

@@ -35,7 +35,10 @@ from bench.ingest import (
 # innermost frame that matches one (checked in this order), so the shares add up to 100 %
 # and a middleware is charged for its own work, not for the app it wraps.
 PARTS: list[tuple[str, str]] = [
-    ("Pydantic body validation", r"^(validate_json|_validate_value|request_body_to_args) "),
+    (
+        "Pydantic body validation",
+        r"(validate_python|validate_json|_validate_value|request_body_to_args) \(",
+    ),
     ("access log (structlog + logging)", r"\((structlog/|logging/)"),
     ("metrics (prometheus_client)", r"\(prometheus_client/"),
     ("FastAPI routing + dependency solving", r"\(fastapi/"),

@@ -55,10 +55,12 @@ def test_dockerfile_installs_exactly_what_uv_lock_pins() -> None:
     """The image gets the versions CI tested: uv.lock, with the Makefile's uv version."""
     instructions = _instructions()
     copies = " ".join(args for word, args in instructions if word == "COPY")
-    assert "pyproject.toml" in copies and "uv.lock" in copies
+    assert "pyproject.toml" in copies
+    assert "uv.lock" in copies
     runs = [args for word, args in instructions if word == "RUN"]
     syncs = [run for run in runs if "uv sync" in run]
-    assert syncs and all("--frozen" in run for run in syncs), syncs
+    assert syncs
+    assert all("--frozen" in run for run in syncs), syncs
     makefile_uv = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert makefile_uv is not None
     assert any(f"uv=={makefile_uv.group(1)}" in run for run in runs), runs

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # load average of 10; a quiet machine starts in about 2 s.
 STARTUP_SECONDS = 120.0
 STOP_SECONDS = 30.0
+BIND_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -144,17 +145,27 @@ async def start(
 
 @contextlib.asynccontextmanager
 async def running(
-    argv: Sequence[str],
+    command: Callable[[int], Sequence[str]],
     *,
-    port: int,
     env: Mapping[str, str],
     log_path: Path,
     ready_path: str = "/healthz",
+    within: float = STARTUP_SECONDS,
 ) -> AsyncIterator[LiveServer]:
-    """A started server, ready on `ready_path`; stopped (then killed) on the way out."""
-    server = await start(argv, port=port, env=env, log_path=log_path)
+    """`command(port)` on a free port, ready on `ready_path`; stopped (then killed) on the
+    way out. A port taken between the probe and the bind is retried on another one."""
+    for attempt in range(BIND_ATTEMPTS):
+        port = free_port()
+        server = await start(command(port), port=port, env=env, log_path=log_path)
+        try:
+            await server.wait_ready(ready_path, within)
+            break
+        except AssertionError:
+            await server.kill()
+            lost_the_port = "address already in use" in server.log_tail().lower()
+            if not lost_the_port or attempt == BIND_ATTEMPTS - 1:
+                raise
     try:
-        await server.wait_ready(ready_path)
         yield server
     finally:
         await server.stop()

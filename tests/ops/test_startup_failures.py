@@ -124,3 +124,30 @@ async def test_a_shutdown_step_that_never_ends_does_not_hold_the_exit(
         await real_stop(app)  # the dispatcher the stuck step left running
     assert "webhook dispatcher did not finish within 1 s" in caplog.text
     assert not app.state.writer.running  # the steps after the stuck one still ran
+
+
+async def test_serve_with_two_workers_exits_non_zero_when_their_startup_fails(
+    database_url: str, tmp_path: Path
+) -> None:
+    # uvicorn's supervisor stops when a worker's startup fails, but `uvicorn.run` returns
+    # normally: serve used to exit 0, which a restart policy reads as a clean stop.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = live_server.free_port()
+        server = await live_server.start(
+            live_server.serve_argv(port, "--workers", "2"),
+            port=port,
+            env=live_server.service_env(
+                database_url, HOST="127.0.0.1", METRICS_PORT=str(taken.getsockname()[1])
+            ),
+            log_path=tmp_path / "serve.log",
+        )
+        try:
+            # Bounded: startup, then up to serve's 60 s worker health check to notice.
+            code = await server.wait_exit(live_server.STARTUP_SECONDS + 60)
+        finally:
+            await server.kill()
+    output = server.log_tail(20_000)
+    assert code == UVICORN_STARTUP_FAILURE, output
+    assert "failed to start" in output

@@ -473,3 +473,43 @@ async def test_the_concurrent_index_recipe_keeps_the_migration_lock(
         await conn.close()
     assert valid is True
     figure("CONCURRENTLY recipe: built outside the transaction, advisory lock still held")
+
+
+# Revisions with an autocommit block after work of their own: a failure in that block leaves
+# their first step committed with alembic_version unchanged, so a retry runs them again from
+# the top. (0108 builds its index first; a failure after it rolls back the rest.)
+COMMIT_MIDWAY = ("0003", "0004", "0005", "0006", "0105", "0109")
+
+
+async def test_revisions_that_commit_midway_run_again_after_committing(
+    databases: DatabaseFactory, figure: Figure
+) -> None:
+    url = await databases.empty()
+    config = migrate.alembic_config(url)
+    config.attributes["configure_logging"] = False
+    previous_of = {rev: prev for prev, rev in _revisions()}
+    assert set(COMMIT_MIDWAY) <= set(previous_of)
+    for previous, revision in _revisions():
+        await asyncio.to_thread(command.upgrade, config, revision)
+        if revision in COMMIT_MIDWAY:
+            # Everything committed, the version still the previous one: as after a failure
+            # at the very end of the revision.
+            await asyncio.to_thread(command.stamp, config, previous)
+            await asyncio.to_thread(command.upgrade, config, revision)
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        invalid = await conn.fetch(
+            "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = 'public' AND NOT c.convalidated "
+            "UNION ALL SELECT i.indexrelid::regclass::text FROM pg_index i "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = 'public' AND NOT i.indisvalid"
+        )
+        triggers = await conn.fetchval(
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'trg_cache_feedback_tally'"
+        )
+    finally:
+        await conn.close()
+    assert not invalid, invalid
+    assert triggers == 1
+    figure(f"run twice, as a retry would: {', '.join(COMMIT_MIDWAY)}; every constraint valid")

@@ -78,6 +78,9 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+_DIALECT = pg.dialect()  # type: ignore[no-untyped-call]
+
+
 def _array_type(column: sa.Column[Any]) -> str:
     # Enums travel as text[] and are cast per element in the SELECT below; strings and
     # numerics without their length/scale, so the INSERT's own assignment checks them
@@ -86,7 +89,7 @@ def _array_type(column: sa.Column[Any]) -> str:
         return "text[]"
     if isinstance(column.type, sa.Numeric) and not isinstance(column.type, sa.Float):
         return "numeric[]"
-    return f"{column.type.compile(dialect=pg.dialect())}[]"
+    return f"{column.type.compile(dialect=_DIALECT)}[]"
 
 
 def _select_column(name: str) -> str:

@@ -13,15 +13,13 @@ from typing import Any
 from fastapi import status
 
 from app.routing import service
-from app.routing.schemas import RoutingFeedbackIn, RoutingMetricIn
+from app.routing.schemas import RoutingFeedbackIn
 from app.schemas import USD_DECIMALS, iso_z
 from app.writer import RowKind, render_json
 
-MetricsPayload = Sequence[RoutingMetricIn]  # one request's metrics, in its order
 
-
-def _metric_user_ids(metrics: MetricsPayload) -> Iterable[int]:
-    return {m.user_id for m in metrics if m.user_id is not None}
+def _metric_user_ids(batch: service.MetricBatch) -> Iterable[int]:
+    return {m.user_id for m in batch.unique if m.user_id is not None}
 
 
 def _metrics_status(stored: Sequence[service.StoredMetricRow]) -> int:
@@ -32,22 +30,21 @@ def _metrics_status(stored: Sequence[service.StoredMetricRow]) -> int:
 def _render_metrics(stored: Sequence[service.StoredMetricRow]) -> bytes:
     """`RoutingMetricsStored` as FastAPI would render it, in one `json.dumps` (building
     1000 response models and validating them again cost more than the INSERT)."""
-    items: list[dict[str, Any]] = []
-    for s in stored:
-        savings = s.cost_savings
-        items.append(
-            {
-                "id": str(s.id),
-                "request_id": s.request_id,
-                "created": s.created,
-                "cost_savings": None if savings is None else round(savings, USD_DECIMALS),
-                "savings_percentage": s.savings_percentage,
-            }
-        )
-    return render_json({"ids": [item["id"] for item in items], "items": items})
+    ids = [str(s.id) for s in stored]
+    items = [
+        {
+            "id": i,
+            "request_id": s.request_id,
+            "created": s.created,
+            "cost_savings": None if s.cost_savings is None else round(s.cost_savings, USD_DECIMALS),
+            "savings_percentage": s.savings_percentage,
+        }
+        for i, s in zip(ids, stored, strict=True)
+    ]
+    return render_json({"ids": ids, "items": items})
 
 
-METRICS: RowKind[MetricsPayload, list[service.StoredMetricRow]] = RowKind(
+METRICS: RowKind[service.MetricBatch, list[service.StoredMetricRow]] = RowKind(
     name="routing_metrics",
     insert=service.record_metric_batches,
     render=_render_metrics,

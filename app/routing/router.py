@@ -1,6 +1,7 @@
 """HTTP routes of the routing domain: metrics, feedback, analytics, recommendations, regret."""
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -23,6 +24,7 @@ from app.routing.schemas import (
     RoutingMetricsBody,
     RoutingMetricsStored,
     RoutingRegret,
+    parse_batch_fast,
 )
 from app.transaction import TransactionalRoute
 from app.writer import WRITER_503, write_row
@@ -44,8 +46,43 @@ with `k = {scoring.PRIOR_WEIGHT:g}`, `v0 = {scoring.PRIOR_VARIANCE:g}` and
 """
 
 
-@router.post(
+class _MetricsRoute(TransactionalRoute):
+    """Parses a batch body in one pass of pydantic-core from the raw bytes
+    (`validate_json`): about half the CPU of `json.loads` + validating the Python objects,
+    for a thousand items. The result goes where Starlette caches `request.json()`, so
+    FastAPI's own body handling picks it up and validates it again, a no-op for an already
+    validated `RoutingMetricsBody` (its wrap validator passes it through). Any other body,
+    or one that fails here, takes FastAPI's usual path unchanged, so every 422 is exactly
+    FastAPI's; were Starlette to stop caching there, every body would take that path."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def metrics_handler(request: Request) -> Response:
+            parsed = parse_batch_fast(await request.body())
+            if parsed is not None:
+                request._json = parsed
+            return await handler(request)
+
+        return metrics_handler
+
+
+async def record_metrics(
+    request: Request,
+    payload: RoutingMetricsBody,
+    principal: IngestOrAdmin,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Store routing metrics from the gateway (one object or a batch)."""
+    batch = routing_service.prepare_batch(payload.metrics)  # a 422 before anything is queued
+    return await write_row(request, principal, METRICS, batch, idempotency_key)
+
+
+router.add_api_route(
     "/routing/metrics",
+    record_metrics,
+    methods=["POST"],
+    route_class_override=_MetricsRoute,
     status_code=status.HTTP_201_CREATED,
     response_model=RoutingMetricsStored,
     description=(
@@ -67,16 +104,6 @@ with `k = {scoring.PRIOR_WEIGHT:g}`, `v0 = {scoring.PRIOR_VARIANCE:g}` and
         503: WRITER_503,
     },
 )
-async def record_metrics(
-    request: Request,
-    payload: RoutingMetricsBody,
-    principal: IngestOrAdmin,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
-    """Store routing metrics from the gateway (one object or a batch)."""
-    metrics = payload.metrics
-    routing_service.check_batch(metrics)  # 422 before anything is queued
-    return await write_row(request, principal, METRICS, metrics, idempotency_key)
 
 
 @router.post(

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -65,8 +65,7 @@ class RequestIdConflict(Conflict):
         return {"request_ids": list(self.differences)}
 
 
-@dataclass(frozen=True)
-class StoredMetricRow:
+class StoredMetricRow(NamedTuple):  # a tuple: a batch builds a thousand of them
     id: uuid.UUID
     request_id: str
     created: bool
@@ -135,10 +134,17 @@ def _dedupe(metrics: Sequence[RoutingMetricIn]) -> list[RoutingMetricIn]:
     return unique
 
 
-def check_batch(metrics: Sequence[RoutingMetricIn]) -> None:
-    """Refuse (422) a batch naming one request_id twice with different bodies, before it
-    is queued for writing."""
-    _dedupe(metrics)
+class MetricBatch(NamedTuple):
+    """One request's metrics as sent, and their unique ones (identical repeats dropped)."""
+
+    metrics: Sequence[RoutingMetricIn]
+    unique: list[RoutingMetricIn]
+
+
+def prepare_batch(metrics: Sequence[RoutingMetricIn]) -> MetricBatch:
+    """Refuse (422) a batch naming one request_id twice with different bodies; done
+    before the batch is queued for writing."""
+    return MetricBatch(metrics, _dedupe(metrics))
 
 
 def _differences(stored: sa.Row[Any], metric: RoutingMetricIn) -> list[str]:
@@ -160,18 +166,18 @@ async def record_metrics(
     session: AsyncSession, metrics: Sequence[RoutingMetricIn]
 ) -> list[StoredMetricRow]:
     """Store a batch all or nothing (see `record_metric_batches`)."""
-    return (await record_metric_batches(session, [metrics]))[0]
+    return (await record_metric_batches(session, [prepare_batch(metrics)]))[0]
 
 
 async def record_metric_batches(
-    session: AsyncSession, batches: Sequence[Sequence[RoutingMetricIn]]
+    session: AsyncSession, batches: Sequence[MetricBatch]
 ) -> list[list[StoredMetricRow]]:
     """Store several requests' batches in one INSERT, each all or nothing; results per
     batch in item order. Identical re-sends return the stored ids; a request_id stored
     (or sent by an earlier batch of this call) with a different body raises
     `RequestIdConflict` (the group-commit writer then writes each batch alone, so only
     the conflicting request fails)."""
-    uniques = [_dedupe(metrics) for metrics in batches]
+    uniques = [batch.unique for batch in batches]
     # The first batch naming a request_id writes it; a later one is a re-send of it.
     owner: dict[str, tuple[int, RoutingMetricIn]] = {}
     for index, unique in enumerate(uniques):
@@ -202,7 +208,7 @@ async def record_metric_batches(
         # Deleted (e.g. by the retention purge) between our INSERT and SELECT: retryable.
         raise RequestIdVanished(f"request_id {', '.join(vanished)} was deleted meanwhile; retry.")
     results: list[list[StoredMetricRow]] = []
-    for index, (metrics, unique) in enumerate(zip(batches, uniques, strict=True)):
+    for index, (metrics, unique) in enumerate(batches):
         conflicts: dict[str, list[str]] = {}
         stored: dict[str, StoredMetricRow] = {}
         for metric in unique:

@@ -22,6 +22,7 @@ from app.cache.schemas import CacheFeedbackCreate
 from app.errors import render_error
 from app.routing.ingest import FEEDBACK, METRICS
 from app.routing.schemas import RoutingFeedbackIn, RoutingMetricIn
+from app.routing.service import prepare_batch
 from app.writer import GroupWriter, Written
 from tests.conftest import DatabaseFactory, app_on_own_database, bearer, committed_key
 
@@ -154,7 +155,8 @@ async def test_a_conflicting_metrics_request_fails_alone_in_a_shared_batch(batch
         [metric_in("a-2", latency_ms=7)],  # the same request_id, another body: 409
     ]
     outcomes = await asyncio.gather(
-        *(writer.submit(METRICS, p, claim=None) for p in payloads), return_exceptions=True
+        *(writer.submit(METRICS, prepare_batch(p), claim=None) for p in payloads),
+        return_exceptions=True,
     )
     assert _batches(writer) == (before[0] + 1, before[1] + len(payloads))  # one batch
     assert [_status(o) for o in outcomes] == [201, 409, 201, 200, 409]

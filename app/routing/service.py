@@ -112,7 +112,8 @@ _INSERT_METRICS_SQL = (
     )
     + f") AS batch({', '.join(METRIC_COLUMNS)}) "
     "ON CONFLICT (request_id) DO NOTHING "
-    "RETURNING id, request_id, cost_savings, savings_percentage"
+    # float8 here: asyncpg decodes it natively, where NUMERIC becomes a Decimal per value.
+    "RETURNING id, request_id, CAST(cost_savings AS float8), CAST(savings_percentage AS float8)"
 )
 
 
@@ -191,8 +192,10 @@ async def record_metric_batches(
     ordered = [owner[rid][1].__dict__ for rid in sorted(owner)]
     columns = tuple([row[name] for row in ordered] for name in METRIC_COLUMNS)
     connection = await session.connection()
-    inserted = await connection.exec_driver_sql(_INSERT_METRICS_SQL, columns)
-    created: dict[str, Any] = {row.request_id: row for row in inserted}
+    inserted: sa.CursorResult[
+        uuid.UUID, str, float | None, float | None
+    ] = await connection.exec_driver_sql(_INSERT_METRICS_SQL, columns)
+    created = {r[1]: StoredMetricRow(r[0], r[1], True, r[2], r[3]) for r in inserted}
     existing: dict[str, Any] = {}
     missing = [rid for rid in owner if rid not in created]
     if missing:
@@ -213,14 +216,16 @@ async def record_metric_batches(
         stored: dict[str, StoredMetricRow] = {}
         for metric in unique:
             rid = metric.request_id
-            row = created.get(rid)
-            if row is not None:
+            made = created.get(rid)
+            if made is not None:
                 first_index, first = owner[rid]
-                if first_index != index and first != metric:
-                    conflicts[rid] = [
-                        n for n in METRIC_COLUMNS if first.__dict__[n] != metric.__dict__[n]
-                    ]
-                stored[rid] = _stored(row, created=first_index == index)
+                if first_index != index:  # another request of this batch created it
+                    if first != metric:
+                        conflicts[rid] = [
+                            n for n in METRIC_COLUMNS if first.__dict__[n] != metric.__dict__[n]
+                        ]
+                    made = made._replace(created=False)
+                stored[rid] = made
             else:
                 row = existing[rid]
                 differing = _differences(row, metric)

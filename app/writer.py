@@ -71,6 +71,12 @@ class RowKind(Generic[P, R]):
     status_code: int = 201
     # The user ids a row registers (idempotency records remember them for erasure).
     user_ids: Callable[[P], Iterable[int]] = lambda _payload: ()
+    # When the status depends on the result (a re-send answers 200, not 201).
+    status_of: Callable[[R], int] | None = None
+
+    def written(self, result: R) -> Written:
+        status = self.status_code if self.status_of is None else self.status_of(result)
+        return Written(status, self.render(result))
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,11 @@ class GroupWriter:
     @property
     def queue_capacity(self) -> int:
         return self._queue.maxsize
+
+    @property
+    def running(self) -> bool:
+        """Started and not closed: rows are accepted."""
+        return bool(self._loops) and not self._closing
 
     def start(self) -> None:
         self._loops = [asyncio.create_task(self._run()) for _ in range(self.concurrency)]
@@ -354,7 +365,7 @@ class GroupWriter:
             for index, item in enumerate(batch):
                 if index in outcomes:
                     continue
-                written = Written(item.kind.status_code, item.kind.render(item.result))
+                written = item.kind.written(item.result)
                 if item.claim_id is not None:
                     await idempotency_service.record(
                         session,
@@ -409,4 +420,5 @@ async def write_row(
         )
     writer: GroupWriter = request.app.state.writer
     written = await writer.submit(kind, payload, claim=claim)
-    return Response(content=written.body, status_code=written.status_code, media_type=JSON)
+    media_type = JSON if written.body else None  # a 204 has no body to describe
+    return Response(content=written.body, status_code=written.status_code, media_type=media_type)

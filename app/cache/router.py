@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from app.auth.dependencies import Admin, CacheRater, IngestOrAdmin
 from app.cache import service
 from app.cache.flagging import FlagRule
+from app.cache.ingest import HITS, RATINGS, Rating
 from app.cache.models import CacheEntryStatus
 from app.cache.schemas import (
     CacheAnalytics,
@@ -17,10 +18,11 @@ from app.cache.schemas import (
 )
 from app.config import SettingsDep
 from app.db import SessionDep
-from app.idempotency.dependencies import Idempotent
+from app.idempotency.dependencies import IdempotencyKeyHeader, Idempotent
 from app.query_params import Page, PaginationDep, TimeWindowDep
 from app.schemas import CacheKey
 from app.transaction import TransactionalRoute
+from app.writer import WRITER_503, write_row
 
 router = APIRouter(tags=["cache"], route_class=TransactionalRoute)
 
@@ -90,43 +92,45 @@ async def delete_cache_entry(
 
 @router.post(
     "/cache/entries/{cache_key:path}/hits",
-    dependencies=[Idempotent],
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses=UNKNOWN_KEY,
+    responses={**UNKNOWN_KEY, 503: WRITER_503},
 )
 async def record_cache_hit(
-    cache_key: CacheKeyPath, principal: IngestOrAdmin, session: SessionDep
-) -> None:
-    """Count one hit on the entry (atomic in the database; also counted for today, UTC)."""
-    await service.record_hit(session, cache_key)
+    request: Request,
+    cache_key: CacheKeyPath,
+    principal: IngestOrAdmin,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Count one hit on the entry (atomic in the database; also counted for today, UTC).
+    The 204 is sent once the hit is committed (group commit)."""
+    return await write_row(request, principal, HITS, cache_key, idempotency_key)
 
 
 @router.post(
     "/cache/entries/{cache_key:path}/feedback",
-    dependencies=[Idempotent],
     status_code=status.HTTP_201_CREATED,
     response_model=CacheFeedbackCreated,
-    responses=UNKNOWN_KEY,
+    responses={**UNKNOWN_KEY, 503: WRITER_503},
 )
 async def rate_cache_entry(
+    request: Request,
     cache_key: CacheKeyPath,
     payload: CacheFeedbackCreate,
     principal: CacheRater,
-    session: SessionDep,
     settings: SettingsDep,
     user_agent: Annotated[
         str | None,
         Header(alias="User-Agent", description="The rating client, stored with the rating."),
     ] = None,
-) -> CacheFeedbackCreated:
-    """Rate a cached response 1..5; the rating that shows it is bad flags the entry."""
-    user_id = principal.user_for_cache_key(cache_key, payload.user_id)
-    recorded = await service.rate_entry(
-        session,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Rate a cached response 1..5; the rating that shows it is bad flags the entry.
+    The 201 is sent once the rating is committed (group commit)."""
+    rating = Rating(
         cache_key=cache_key,
         payload=payload,
-        user_id=user_id,
+        user_id=principal.user_for_cache_key(cache_key, payload.user_id),
         user_agent=user_agent,
         rule=FlagRule(
             min_ratings=settings.cache_flag_min_ratings,
@@ -134,7 +138,7 @@ async def rate_cache_entry(
         ),
         rater=service.token_rater(principal.token),
     )
-    return CacheFeedbackCreated(id=recorded.id, entry_status=recorded.entry_status)
+    return await write_row(request, principal, RATINGS, rating, idempotency_key)
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,6 +14,8 @@ from pydantic import (
     Field,
     RootModel,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidatorFunctionWrapHandler,
     model_validator,
 )
@@ -190,6 +193,22 @@ class RoutingMetricsBody(RootModel[RoutingMetricIn | RoutingMetricBatch]):
     @property
     def metrics(self) -> list[RoutingMetricIn]:
         return self.root.items if isinstance(self.root, RoutingMetricBatch) else [self.root]
+
+
+_BATCH_ADAPTER = TypeAdapter(RoutingMetricBatch)
+_LOOKS_LIKE_BATCH = re.compile(rb'\s*\{\s*"items"\s*:')
+
+
+def parse_batch_fast(body: bytes) -> RoutingMetricsBody | None:
+    """A valid `{"items": [...]}` body validated straight from its bytes, else None (the
+    caller then validates it the usual way, which names every error)."""
+    if not _LOOKS_LIKE_BATCH.match(body):
+        return None
+    try:
+        batch = _BATCH_ADAPTER.validate_json(body)
+    except ValidationError:
+        return None
+    return RoutingMetricsBody(batch)
 
 
 class StoredMetric(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -64,8 +65,7 @@ class RequestIdConflict(Conflict):
         return {"request_ids": list(self.differences)}
 
 
-@dataclass(frozen=True)
-class StoredMetricRow:
+class StoredMetricRow(NamedTuple):  # a tuple: a batch builds a thousand of them
     id: uuid.UUID
     request_id: str
     created: bool
@@ -77,38 +77,44 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _array(name: str, column: sa.Column[Any], values: list[Any]) -> sa.Cast[Any]:
-    # Enums travel as text[] and are cast per element in the SELECT below.
-    element = sa.Text() if isinstance(column.type, sa.Enum) else column.type
-    return sa.cast(sa.bindparam(name, values, type_=pg.ARRAY(element)), pg.ARRAY(element))
+_DIALECT = pg.dialect()  # type: ignore[no-untyped-call]
 
 
-def _insert_metrics_statement(metrics: Sequence[RoutingMetricIn]) -> sa.Insert:
-    """`INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO NOTHING`: the
-    whole batch in one statement with a constant number of parameters."""
-    dumped = [m.model_dump() for m in metrics]
-    arrays = [
-        _array(f"p_{name}", metrics_table.c[name], [d[name] for d in dumped])
-        for name in METRIC_COLUMNS
-    ]
-    rows = sa.func.unnest(*arrays).table_valued(*METRIC_COLUMNS).render_derived(name="batch")
-    selected = [
-        sa.cast(rows.c[name], metrics_table.c[name].type)
-        if isinstance(metrics_table.c[name].type, sa.Enum)
-        else rows.c[name]
-        for name in METRIC_COLUMNS
-    ]
-    return (
-        pg.insert(metrics_table)
-        .from_select(list(METRIC_COLUMNS), sa.select(*selected))
-        .on_conflict_do_nothing(index_elements=[metrics_table.c.request_id])
-        .returning(
-            metrics_table.c.id,
-            metrics_table.c.request_id,
-            metrics_table.c.cost_savings,
-            metrics_table.c.savings_percentage,
-        )
+def _array_type(column: sa.Column[Any]) -> str:
+    # Enums travel as text[] and are cast per element in the SELECT below; strings and
+    # numerics without their length/scale, so the INSERT's own assignment checks them
+    # (an explicit cast to varchar(n) would truncate silently).
+    if isinstance(column.type, sa.Enum | sa.String):
+        return "text[]"
+    if isinstance(column.type, sa.Numeric) and not isinstance(column.type, sa.Float):
+        return "numeric[]"
+    return f"{column.type.compile(dialect=_DIALECT)}[]"
+
+
+def _select_column(name: str) -> str:
+    column = metrics_table.c[name]
+    if isinstance(column.type, sa.Enum):
+        return f"CAST(batch.{name} AS {column.type.name})"
+    return f"batch.{name}"
+
+
+# `INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO NOTHING`: any number
+# of metrics in one statement with one parameter per column, so it is prepared once per
+# connection. Written as driver SQL: the arrays go to asyncpg as they are (its C encoders),
+# not through SQLAlchemy's per-element bind processing of 21 x 1000 values.
+_INSERT_METRICS_SQL = (
+    f"INSERT INTO {metrics_table.name} ({', '.join(METRIC_COLUMNS)}) "  # noqa: S608 (names, no values)
+    f"SELECT {', '.join(_select_column(name) for name in METRIC_COLUMNS)} "
+    "FROM unnest("
+    + ", ".join(
+        f"${i}::{_array_type(metrics_table.c[name])}"
+        for i, name in enumerate(METRIC_COLUMNS, start=1)
     )
+    + f") AS batch({', '.join(METRIC_COLUMNS)}) "
+    "ON CONFLICT (request_id) DO NOTHING "
+    # float8 here: asyncpg decodes it natively, where NUMERIC becomes a Decimal per value.
+    "RETURNING id, request_id, CAST(cost_savings AS float8), CAST(savings_percentage AS float8)"
+)
 
 
 def _dedupe(metrics: Sequence[RoutingMetricIn]) -> list[RoutingMetricIn]:
@@ -129,89 +135,150 @@ def _dedupe(metrics: Sequence[RoutingMetricIn]) -> list[RoutingMetricIn]:
     return unique
 
 
+class MetricBatch(NamedTuple):
+    """One request's metrics as sent, and their unique ones (identical repeats dropped)."""
+
+    metrics: Sequence[RoutingMetricIn]
+    unique: list[RoutingMetricIn]
+
+
+def prepare_batch(metrics: Sequence[RoutingMetricIn]) -> MetricBatch:
+    """Refuse (422) a batch naming one request_id twice with different bodies; done
+    before the batch is queued for writing."""
+    return MetricBatch(metrics, _dedupe(metrics))
+
+
 def _differences(stored: sa.Row[Any], metric: RoutingMetricIn) -> list[str]:
     wanted = metric.model_dump()
     return [name for name in METRIC_COLUMNS if getattr(stored, name) != wanted[name]]
 
 
+def _stored(row: Any, *, created: bool) -> StoredMetricRow:
+    return StoredMetricRow(
+        id=row.id,
+        request_id=row.request_id,
+        created=created,
+        cost_savings=_float(row.cost_savings),
+        savings_percentage=_float(row.savings_percentage),
+    )
+
+
 async def record_metrics(
     session: AsyncSession, metrics: Sequence[RoutingMetricIn]
 ) -> list[StoredMetricRow]:
-    """Store a batch all or nothing; identical re-sends return the stored ids, a request_id
-    stored with a different body raises `RequestIdConflict` (the route rolls back)."""
-    unique = _dedupe(metrics)
+    """Store a batch all or nothing (see `record_metric_batches`)."""
+    return (await record_metric_batches(session, [prepare_batch(metrics)]))[0]
+
+
+async def record_metric_batches(
+    session: AsyncSession, batches: Sequence[MetricBatch]
+) -> list[list[StoredMetricRow]]:
+    """Store several requests' batches in one INSERT, each all or nothing; results per
+    batch in item order. Identical re-sends return the stored ids; a request_id stored
+    (or sent by an earlier batch of this call) with a different body raises
+    `RequestIdConflict` (the group-commit writer then writes each batch alone, so only
+    the conflicting request fails)."""
+    uniques = [batch.unique for batch in batches]
+    # The first batch naming a request_id writes it; a later one is a re-send of it.
+    owner: dict[str, tuple[int, RoutingMetricIn]] = {}
+    for index, unique in enumerate(uniques):
+        for metric in unique:
+            owner.setdefault(metric.request_id, (index, metric))
     await users_service.register_users(
-        session, {m.user_id for m in unique if m.user_id is not None}
+        session, {m.user_id for _, m in owner.values() if m.user_id is not None}
     )
     # Rows go in request_id order, so two batches sharing request_ids wait for each other
     # on the unique index in the same order instead of deadlocking.
-    ordered = sorted(unique, key=lambda m: m.request_id)
-    inserted = await session.execute(_insert_metrics_statement(ordered))
-    stored: dict[str, StoredMetricRow] = {
-        row.request_id: StoredMetricRow(
-            id=row.id,
-            request_id=row.request_id,
-            created=True,
-            cost_savings=_float(row.cost_savings),
-            savings_percentage=_float(row.savings_percentage),
-        )
-        for row in inserted
-    }
-    existing = [m for m in unique if m.request_id not in stored]
-    if existing:
-        by_id = {m.request_id: m for m in existing}
+    ordered = [owner[rid][1].__dict__ for rid in sorted(owner)]
+    columns = tuple([row[name] for row in ordered] for name in METRIC_COLUMNS)
+    connection = await session.connection()
+    inserted: sa.CursorResult[
+        uuid.UUID, str, float | None, float | None
+    ] = await connection.exec_driver_sql(_INSERT_METRICS_SQL, columns)
+    created = {r[1]: StoredMetricRow(r[0], r[1], True, r[2], r[3]) for r in inserted}
+    existing: dict[str, Any] = {}
+    missing = [rid for rid in owner if rid not in created]
+    if missing:
         ids_param = sa.cast(
-            sa.bindparam("request_ids", list(by_id), type_=pg.ARRAY(sa.Text)), pg.ARRAY(sa.Text)
+            sa.bindparam("request_ids", missing, type_=pg.ARRAY(sa.Text)), pg.ARRAY(sa.Text)
         )
         rows = await session.execute(
             sa.select(metrics_table).where(metrics_table.c.request_id == sa.any_(ids_param))
         )
-        conflicts: dict[str, list[str]] = {}
-        for row in rows:
-            differing = _differences(row, by_id[row.request_id])
-            if differing:
-                conflicts[row.request_id] = differing
-            stored[row.request_id] = StoredMetricRow(
-                id=row.id,
-                request_id=row.request_id,
-                created=False,
-                cost_savings=_float(row.cost_savings),
-                savings_percentage=_float(row.savings_percentage),
-            )
-        if conflicts:
-            raise RequestIdConflict(dict(sorted(conflicts.items())))
-    vanished = sorted({m.request_id for m in metrics} - stored.keys())
+        existing = {row.request_id: row for row in rows}
+    vanished = sorted(set(missing) - existing.keys())
     if vanished:
         # Deleted (e.g. by the retention purge) between our INSERT and SELECT: retryable.
         raise RequestIdVanished(f"request_id {', '.join(vanished)} was deleted meanwhile; retry.")
-    return [stored[m.request_id] for m in metrics]
+    results: list[list[StoredMetricRow]] = []
+    for index, (metrics, unique) in enumerate(batches):
+        conflicts: dict[str, list[str]] = {}
+        stored: dict[str, StoredMetricRow] = {}
+        for metric in unique:
+            rid = metric.request_id
+            made = created.get(rid)
+            if made is not None:
+                first_index, first = owner[rid]
+                if first_index != index:  # another request of this batch created it
+                    if first != metric:
+                        conflicts[rid] = [
+                            n for n in METRIC_COLUMNS if first.__dict__[n] != metric.__dict__[n]
+                        ]
+                    made = made._replace(created=False)
+                stored[rid] = made
+            else:
+                row = existing[rid]
+                differing = _differences(row, metric)
+                if differing:
+                    conflicts[rid] = differing
+                stored[rid] = _stored(row, created=False)
+        if conflicts:
+            raise RequestIdConflict(dict(sorted(conflicts.items())))
+        results.append([stored[m.request_id] for m in metrics])
+    return results
 
 
 async def record_feedback(session: AsyncSession, payload: RoutingFeedbackIn) -> sa.Row[Any]:
-    """Store feedback on a stored metric (404 otherwise): one INSERT ... SELECT from the
-    metric's row, so a dangling request_id can never be written."""
-    await users_service.register_user(session, payload.user_id)
-    m = metrics_table
-    values = {
-        "quality_score": sa.literal(payload.quality_score, sa.Float),
-        "is_correct": sa.literal(payload.is_correct, sa.Boolean),
-        "is_helpful": sa.literal(payload.is_helpful, sa.Boolean),
-        "comment": sa.literal(payload.comment, sa.Text),
-        "user_id": sa.literal(payload.user_id, sa.BigInteger),
-        "session_id": sa.literal(payload.session_id, sa.String),
-    }
-    stmt = (
-        pg.insert(feedback_table)
-        .from_select(
-            ["request_id", *values],
-            sa.select(m.c.request_id, *values.values()).where(m.c.request_id == payload.request_id),
-        )
-        .returning(feedback_table.c.id, feedback_table.c.request_id, feedback_table.c.created_at)
+    """Store feedback on a stored metric (404 otherwise): see `record_feedbacks`."""
+    return (await record_feedbacks(session, [payload]))[0]
+
+
+# Many feedback rows in one statement (one JSON parameter whatever their number). Each row
+# is selected from its metric, so a dangling request_id can never be written: a row that
+# comes back missing names an unknown request_id. The ids are made by the caller so each
+# payload finds its own row.
+_INSERT_FEEDBACK_SQL = sa.text("""
+INSERT INTO routing_feedback (id, request_id, quality_score, is_correct, is_helpful, comment,
+                              user_id, session_id)
+SELECT r.id, m.request_id, r.quality_score, r.is_correct, r.is_helpful, r.comment,
+       r.user_id, r.session_id
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    id uuid, request_id text, quality_score double precision, is_correct boolean,
+    is_helpful boolean, comment text, user_id bigint, session_id text)
+JOIN routing_metrics AS m ON m.request_id = r.request_id
+RETURNING id, request_id, created_at
+""")
+
+
+async def record_feedbacks(
+    session: AsyncSession, payloads: Sequence[RoutingFeedbackIn]
+) -> list[sa.Row[Any]]:
+    """Store feedback on stored metrics in one statement, results in order; an unknown
+    request_id raises `UnknownRequestId` (404) for the whole call."""
+    await users_service.register_users(
+        session, (p.user_id for p in payloads if p.user_id is not None)
     )
-    row = (await session.execute(stmt)).one_or_none()
-    if row is None:
-        raise UnknownRequestId(f"No routing metric with request_id {payload.request_id!r}.")
-    return row
+    ids = [uuid.uuid4() for _ in payloads]
+    rows = [
+        {"id": str(feedback_id), **payload.model_dump()}
+        for feedback_id, payload in zip(ids, payloads, strict=True)
+    ]
+    result = await session.execute(_INSERT_FEEDBACK_SQL, {"rows": json.dumps(rows)})
+    written = {row.id: row for row in result}
+    for feedback_id, payload in zip(ids, payloads, strict=True):
+        if feedback_id not in written:
+            raise UnknownRequestId(f"No routing metric with request_id {payload.request_id!r}.")
+    return [written[feedback_id] for feedback_id in ids]
 
 
 # --- reading -------------------------------------------------------------------------

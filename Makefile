@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench wrk screenshots clean lock
+.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench profile wrk screenshots clean lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ wrk: ## Install Debian's wrk, the benchmark's load driver (once; another agent m
 
 bench: $(STAMP) wrk ## Benchmarks (print figures against a baseline measured in the same run)
 	$(BIN)/python -m bench
+
+profile: $(STAMP) wrk ## Where a vote's CPU goes: py-spy on the service under the ingest load
+	$(BIN)/python -m bench.profile
 
 screenshots: $(STAMP) chromium ## Every dashboard page at 1280 and 390 px into docs/screenshots/
 	$(BIN)/python -m tests.dashboard.screenshots

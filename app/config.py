@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         "and attempts go with them; manual redelivery works until then).",
     )
 
+    vote_fast_path: bool = Field(
+        default=True,
+        description="Serve well-formed `POST /api/v1/feedback` requests without FastAPI's "
+        "routing (`app/votes/fast.py`; same answers); false: the FastAPI route serves all.",
+    )
     writer_queue_size: int = Field(
         default=4096,
         ge=1,

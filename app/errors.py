@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_503_SERVICE_UNAVAILABLE
 
@@ -275,6 +276,23 @@ def render_error(exc: BaseException, *, retry_after_seconds: int) -> JSONRespons
     if is_database_unavailable(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return unavailable(retry_after_seconds)
+    return None
+
+
+ExceptionHandler = Callable[[Request, Exception], Any]
+
+
+def handler_for(app: Starlette, exc: Exception) -> ExceptionHandler | None:
+    """The handler the app's exception middleware would pick for `exc` (the closest class
+    in its MRO), for code that answers a route outside FastAPI's router; None where the
+    error would reach the server-error middleware (the catch-all `Exception` handler)."""
+    handlers = app.exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        handler = handlers.get(cls)
+        if handler is not None:
+            return handler  # type: ignore[no-any-return]
     return None
 
 

@@ -29,6 +29,7 @@ from app.middleware import BodySizeLimit
 from app.observability import install_observability, start_metrics_listener
 from app.openapi_doc import install_openapi
 from app.pages import install_pages
+from app.votes.fast import FastVotes
 from app.webhooks import dispatcher as webhook_dispatcher
 from app.widget.router import router as widget_router
 from app.writer import GroupWriter
@@ -182,7 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
     idempotency.install(app)
-    # Added first = innermost: request id → body size → CORS → caller → route.
+    # Added first = innermost: request id → body size → CORS → caller → vote fast path → route.
+    app.add_middleware(FastVotes, enabled=settings.vote_fast_path)
     app.add_middleware(Authentication, prefix="/api/v1")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

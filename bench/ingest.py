@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,6 +32,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 
 from app import embedded_postgres, migrate
@@ -59,6 +61,10 @@ class WrkResult:
     completed: int
     non_2xx: int
     socket_errors: int
+    # CPU time per completed request, measured around the run (see `measure`): robust on a
+    # shared machine, where req/s moves with the neighbours' load.
+    server_cpu_us: float = float("nan")
+    db_cpu_us: float = float("nan")
 
     @property
     def ok_2xx(self) -> int:
@@ -126,6 +132,49 @@ def parse_wrk(label: str, output: str) -> WrkResult:
     )
 
 
+def pinning(enabled: bool = True) -> tuple[str | None, str | None]:
+    """CPUs for (the server under test, wrk + PostgreSQL): one core each when the machine
+    has two or more and `taskset` exists, so the three servers meet the same split; else
+    no pinning."""
+    if not enabled or (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return None, None
+    return "0", "1"
+
+
+def _taskset(cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus is not None else []
+
+
+def pin_postgres(data_dir: Path, cpus: str | None) -> None:
+    """Move the embedded PostgreSQL (postmaster and every backend) to `cpus`; backends
+    forked later inherit the postmaster's affinity."""
+    if cpus is None:
+        return
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    wanted = [int(c) for c in cpus.split(",")]
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a backend that just exited
+            process.cpu_affinity(wanted)
+
+
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """User + system CPU of the embedded PostgreSQL (postmaster and backends) so far; NaN
+    for an external server (DATABASE_URL), whose processes the benchmark cannot see."""
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return float("nan")
+    total = 0.0
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if found is None:
@@ -134,10 +183,17 @@ def wrk_binary() -> str:
 
 
 async def run_wrk(
-    label: str, url: str, *, seconds: float, connections: int, key: str | None
+    label: str,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    key: str | None,
+    cpus: str | None = None,
 ) -> WrkResult:
     env = {**os.environ, "BENCH_KEY": key or ""}
     process = await asyncio.create_subprocess_exec(
+        *_taskset(cpus),
         wrk_binary(),
         "-t1",  # one C thread drives 64 connections far past these rates; cores go to servers
         f"-c{connections}",
@@ -159,7 +215,10 @@ async def run_wrk(
 class Server:
     """One uvicorn process (1 worker) on a free loopback port."""
 
-    def __init__(self, app_path: str, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, app_path: str, env: dict[str, str], log: Path, *, cpus: str | None = None
+    ) -> None:
+        self.cpus = cpus
         self.app_path = app_path
         self.env = env
         self.log = log
@@ -173,6 +232,7 @@ class Server:
     async def __aenter__(self) -> Server:
         self._log_file = self.log.open("wb")
         self.process = await asyncio.create_subprocess_exec(
+            *_taskset(self.cpus),
             sys.executable,
             "-m",
             "uvicorn",
@@ -200,6 +260,12 @@ class Server:
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
         raise RuntimeError(f"{self.app_path} did not start")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far."""
+        assert self.process is not None
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
 
     def rss_mb(self) -> float:
         assert self.process is not None
@@ -295,14 +361,21 @@ async def routing_copy(url: str, *, rows: int) -> float:
 
 
 async def routing_rounds(
-    url: str, env: dict[str, str], key: str, *, batches: int, rounds: int, log: Path
+    url: str,
+    env: dict[str, str],
+    key: str,
+    *,
+    batches: int,
+    rounds: int,
+    log: Path,
+    cpus: str | None = None,
 ) -> tuple[float, float, list[tuple[float, float]]]:
     """Batches through the service and raw COPY, interleaved `rounds` times on one server
     (a load spike on the shared machine hits both alike); the medians and every round."""
     pairs: list[tuple[float, float]] = []
     loops = os.environ.get("WRITER_CONCURRENCY", "1 (default)")
     print(f"routing: 2 clients x 1000-item batches, writer loops {loops}; COPY: 1 connection")
-    async with Server("app.main:app", env, log) as srv:
+    async with Server("app.main:app", env, log, cpus=cpus) as srv:
         await routing_batches(srv.base, key, batches=2)  # warm-up: statement caches, pool
         for round_ in range(1, rounds + 1):
             batched = await routing_batches(srv.base, key, batches=batches)
@@ -319,12 +392,21 @@ async def routing_rounds(
     return batched_median, copied_median, pairs
 
 
-def _row(label: str, r: WrkResult, ceiling: float, note: str = "") -> str:
-    ratio = r.rate / ceiling if ceiling else float("nan")
+def _row(label: str, r: WrkResult, ceiling: WrkResult, note: str = "") -> str:
+    ratio = r.rate / ceiling.rate if ceiling.rate else float("nan")
+    cpu_ratio = ceiling.server_cpu_us / r.server_cpu_us if r.server_cpu_us else float("nan")
     return (
         f"| {label} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {ratio:.2f} "
+        f"| {r.server_cpu_us:,.0f} | {cpu_ratio:.2f} | {r.db_cpu_us:,.0f} "
         f"| {r.ok_2xx:,} | {r.non_2xx + r.socket_errors:,} | {note} |"
     )
+
+
+TABLE_HEAD = (
+    "| server | req/s | p50 ms | p99 ms | of ceiling | server CPU µs/req | of ceiling (CPU) "
+    "| PostgreSQL CPU µs/req | 2xx | errors | note |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+)
 
 
 def _median(results: list[WrkResult]) -> WrkResult:
@@ -333,10 +415,23 @@ def _median(results: list[WrkResult]) -> WrkResult:
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
+IDLE_SECONDS = 1.0
+
+
 async def main(
-    seconds: float, connections: int, batches: int, rounds: int = 3, only: str | None = None
+    seconds: float,
+    connections: int,
+    batches: int,
+    rounds: int = 3,
+    pin: bool = True,
+    low_connections: int = 4,
+    only: str | None = None,
 ) -> int:
     server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
+    server_cpus, load_cpus = pinning(pin)
+    pgdata = embedded_postgres.pgdata_dir(DATA_DIR)
+    if not os.environ.get("DATABASE_URL"):
+        pin_postgres(pgdata, load_cpus)
     logs = DATA_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     url: str | None = None
@@ -351,70 +446,132 @@ async def main(
         env = {"DATABASE_URL": url, "FEEDBACK_TOKEN_SECRET": SECRET, "LOG_JSON": "true"}
         print(
             f"ingest: wrk, {connections} connections, {seconds:g} s each after a 2 s warm-up, "
-            f"1 uvicorn worker per server, {os.cpu_count()} cores, load average "
+            f"1 uvicorn worker per server, {os.cpu_count()} cores, "
+            + (
+                f"server pinned to CPU {server_cpus}, wrk and PostgreSQL to CPU {load_cpus}, "
+                if server_cpus is not None
+                else "no CPU pinning, "
+            )
+            + "load average "
             f"{os.getloadavg()[0]:.1f}, "
             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n",
             flush=True,
         )
         if only == "routing":
-            return await _routing_only(url, env, key, batches=batches, rounds=rounds, logs=logs)
+            return await _routing_only(
+                url, env, key, batches=batches, rounds=rounds, logs=logs, cpus=server_cpus
+            )
 
-        async def measure(
-            label: str, app_path: str, with_key: bool
-        ) -> tuple[WrkResult, int, float]:
-            async with Server(app_path, env, logs / f"{label}.log") as srv:
+        async def measure(label: str, app_path: str) -> tuple[WrkResult, WrkResult, int, float]:
+            async with Server(app_path, env, logs / f"{label}.log", cpus=server_cpus) as srv:
                 target = f"{srv.base}/api/v1/feedback"
-                await run_wrk(label, target, seconds=2, connections=connections, key=key)
+
+                async def load(seconds_: float, connections_: int) -> WrkResult:
+                    cpu, db_cpu = srv.cpu_seconds(), postgres_cpu_seconds(pgdata)
+                    result = await run_wrk(
+                        label,
+                        target,
+                        seconds=seconds_,
+                        connections=connections_,
+                        key=key,
+                        cpus=load_cpus,
+                    )
+                    # Requests whose client wrk dropped at its end are still being served
+                    # (and counted by the in-flight limit): let them finish first.
+                    await asyncio.sleep(IDLE_SECONDS)
+                    if result.completed:
+                        result.server_cpu_us = (srv.cpu_seconds() - cpu) / result.completed * 1e6
+                        db_used = postgres_cpu_seconds(pgdata) - db_cpu
+                        result.db_cpu_us = db_used / result.completed * 1e6
+                    return result
+
+                await load(2, connections)  # warm-up
                 before = await _count(url, "votes")
-                result = await run_wrk(
-                    label, target, seconds=seconds, connections=connections, key=key
-                )
+                result = await load(seconds, connections)
+                low = await load(max(2, round(seconds / 2)), low_connections)
                 rss = srv.rss_mb()
             stored = await _count(url, "votes") - before  # after SIGTERM: the writer flushed
             print(
                 f"  {label:<9} {result.rate:>8,.0f} req/s  p99 {result.p99_ms:6.1f} ms  "
-                f"2xx {result.ok_2xx:,}  stored {stored:,}  RSS {rss:.0f} MB",
+                f"2xx {result.ok_2xx:,}  stored {stored:,}  RSS {rss:.0f} MB  "
+                f"CPU {result.server_cpu_us:,.0f} µs/req (PostgreSQL {result.db_cpu_us:,.0f}); "
+                f"{low_connections} connections: {low.rate:,.0f} req/s p99 {low.p99_ms:.1f} ms",
                 flush=True,
             )
-            return result, stored, rss
+            return result, low, stored, rss
 
         runs: dict[str, list[WrkResult]] = {"ceiling": [], "baseline": [], "service": []}
-        service_runs: list[tuple[WrkResult, int, float]] = []
+        lows: dict[str, list[WrkResult]] = {"ceiling": [], "baseline": [], "service": []}
+        service_runs: list[tuple[WrkResult, WrkResult, int, float]] = []
+        servers = [
+            ("ceiling", "bench.ceiling_app:app"),
+            ("baseline", "bench.baseline_app:app"),
+            ("service", "app.main:app"),
+        ]
         for round_ in range(1, rounds + 1):
             print(f"round {round_}/{rounds}", flush=True)
-            runs["ceiling"].append((await measure("ceiling", "bench.ceiling_app:app", False))[0])
-            runs["baseline"].append((await measure("baseline", "bench.baseline_app:app", False))[0])
-            service_runs.append(await measure("service", "app.main:app", True))
-            runs["service"].append(service_runs[-1][0])
+            for label, app_path in servers:
+                measured = await measure(label, app_path)
+                runs[label].append(measured[0])
+                lows[label].append(measured[1])
+                if label == "service":
+                    service_runs.append(measured)
         ceiling, baseline = _median(runs["ceiling"]), _median(runs["baseline"])
         service = _median(runs["service"])
-        stored = sum(s for _, s, _ in service_runs)
-        acknowledged = sum(r.ok_2xx for r, _, _ in service_runs)
-        rss = max(r for _, _, r in service_runs)
+        cpu_per_request = {
+            label: statistics.median(r.server_cpu_us for r in results)
+            for label, results in runs.items()
+        }
+        stored = sum(s for _, _, s, _ in service_runs)
+        acknowledged = sum(r.ok_2xx + low.ok_2xx for r, low, _, _ in service_runs)
+        rss = max(r for _, _, _, r in service_runs)
 
         batched, copied, _ = await routing_rounds(
-            url, env, key, batches=batches, rounds=rounds, log=logs / "routing.log"
+            url,
+            env,
+            key,
+            batches=batches,
+            rounds=rounds,
+            log=logs / "routing.log",
+            cpus=server_cpus,
         )
 
         print(f"\nmedian of {rounds} interleaved rounds:\n")
-        print("| server | req/s | p50 ms | p99 ms | of ceiling | 2xx | errors | note |")
-        print("|---|---:|---:|---:|---:|---:|---:|---|")
-        print(_row("FastAPI, body validation only (ceiling)", ceiling, ceiling.rate))
-        print(_row("sync session-per-request ORM, pool 40 (baseline)", baseline, ceiling.rate))
+        print(TABLE_HEAD)
+        print(_row("FastAPI, body validation only (ceiling)", ceiling, ceiling))
+        print(_row("sync session-per-request ORM, pool 40 (baseline)", baseline, ceiling))
         print(
             _row(
                 "`POST /api/v1/feedback` (group commit)",
                 service,
-                ceiling.rate,
+                ceiling,
                 f"{service.rate / baseline.rate:.1f}x baseline" if baseline.rate else "",
             )
         )
-        print()
+        print(f"\nthe same servers at {low_connections} connections (median of the rounds):\n")
+        print(TABLE_HEAD)
+        low_ceiling = _median(lows["ceiling"])
+        for label in ("ceiling", "baseline", "service"):
+            print(_row(label, _median(lows[label]), low_ceiling))
+        print(
+            f"\nLittle's law at {connections} connections: mean latency = {connections} / "
+            f"throughput = {connections / service.rate * 1000:.0f} ms at the service's "
+            f"{service.rate:,.0f} req/s; a {TARGET_P99_MS:g} ms p99 needs more than "
+            f"{connections / TARGET_P99_MS * 1000:,.0f} req/s.\n"
+            if service.rate
+            else ""
+        )
         checks = [
             (
                 f"votes ≥ {TARGET_CEILING_RATIO:.2f} of the ceiling",
                 service.rate / ceiling.rate,
                 service.rate / ceiling.rate >= TARGET_CEILING_RATIO,
+            ),
+            (
+                f"votes ≥ {TARGET_CEILING_RATIO:.2f} of the ceiling by server CPU per request "
+                "(medians of the rounds)",
+                cpu_per_request["ceiling"] / cpu_per_request["service"],
+                cpu_per_request["ceiling"] / cpu_per_request["service"] >= TARGET_CEILING_RATIO,
             ),
             (f"p99 < {TARGET_P99_MS:g} ms", service.p99_ms, service.p99_ms < TARGET_P99_MS),
             (
@@ -450,11 +607,18 @@ async def main(
 
 
 async def _routing_only(
-    url: str, env: dict[str, str], key: str, *, batches: int, rounds: int, logs: Path
+    url: str,
+    env: dict[str, str],
+    key: str,
+    *,
+    batches: int,
+    rounds: int,
+    logs: Path,
+    cpus: str | None = None,
 ) -> int:
     """`--only routing`: the routing rows of the report alone, `rounds` interleaved rounds."""
     batched, copied, pairs = await routing_rounds(
-        url, env, key, batches=batches, rounds=rounds, log=logs / "routing.log"
+        url, env, key, batches=batches, rounds=rounds, log=logs / "routing.log", cpus=cpus
     )
     ratios = ", ".join(f"{b / c:.2f}" for b, c in pairs)
     met = "met" if batched / copied >= TARGET_COPY_RATIO else "NOT met"
@@ -473,11 +637,28 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=30, help="routing batches of 1000")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin servers and wrk to separate cores"
+    )
+    parser.add_argument(
         "--only", choices=["routing"], default=None, help="run one part: routing batches vs COPY"
+    )
+    parser.add_argument(
+        "--low-connections",
+        type=int,
+        default=4,
+        help="a second, shorter run at this concurrency, where latency means something",
     )
     args = parser.parse_args(argv)
     return asyncio.run(
-        main(args.seconds, args.connections, args.batches, args.rounds, only=args.only)
+        main(
+            args.seconds,
+            args.connections,
+            args.batches,
+            args.rounds,
+            pin=not args.no_pin,
+            low_connections=args.low_connections,
+            only=args.only,
+        )
     )
 
 

@@ -156,6 +156,8 @@ class AuthState:
     limiter: RateLimiter
     failed_auth: RateLimiter
     last_touch: LRU[uuid.UUID, float] = field(default_factory=lambda: LRU(10_000))
+    # Key lookups in flight, by public id (bounded by the requests in flight).
+    lookups: dict[str, asyncio.Future[auth_service.KeyRecord | None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -163,10 +165,34 @@ async def _lookup_key(
     state: AuthState, sessionmaker: async_sessionmaker[AsyncSession], public_id: str
 ) -> auth_service.KeyRecord | None:
     cached, record = state.key_cache.get(public_id)
-    if not cached:
-        async with sessionmaker() as session:
-            record = await auth_service.find_key(session, public_id)
-        state.key_cache.put(public_id, record)
+    if cached:
+        return record
+    # One lookup per key at a time: when a busy key's entry expires, every request in
+    # flight misses at once, and each would run its own query (64 at 64 connections,
+    # every API_KEY_CACHE_SECONDS); they share the first one's answer instead.
+    pending = state.lookups.get(public_id)
+    if pending is None:
+        pending = asyncio.ensure_future(_find_key(state, sessionmaker, public_id))
+        state.lookups[public_id] = pending
+        pending.add_done_callback(lambda done: _forget_lookup(state, public_id, done))
+    # shield: one caller going away must not cancel the lookup the others wait for.
+    return await asyncio.shield(pending)
+
+
+def _forget_lookup(
+    state: AuthState, public_id: str, done: asyncio.Future[auth_service.KeyRecord | None]
+) -> None:
+    state.lookups.pop(public_id, None)
+    if not done.cancelled():
+        done.exception()  # retrieved: if every waiter went away, asyncio must not warn
+
+
+async def _find_key(
+    state: AuthState, sessionmaker: async_sessionmaker[AsyncSession], public_id: str
+) -> auth_service.KeyRecord | None:
+    async with sessionmaker() as session:
+        record = await auth_service.find_key(session, public_id)
+    state.key_cache.put(public_id, record)
     return record
 
 

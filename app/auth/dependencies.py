@@ -39,33 +39,52 @@ async def current_principal(
     return principal
 
 
-def require(
-    *scopes: Scope, token: TokenTarget | None = None
-) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A guard admitting keys of `scopes` (admin always) and, if named, feedback tokens
-    for that kind of target."""
-    allowed = {Scope.admin, *scopes}
-    needed = " or ".join(sorted(s.value for s in allowed))
+class Access:
+    """Who may use a route: keys of `scopes` (admin always) and, if named, feedback tokens
+    for that kind of target. One rule, checked by the route guard below and by the votes
+    fast path (`app/votes/fast.py`), which answers its route without FastAPI's dependencies."""
 
-    async def guard(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    def __init__(self, *scopes: Scope, token: TokenTarget | None = None) -> None:
+        self.allowed = frozenset({Scope.admin, *scopes})
+        self.needed = " or ".join(sorted(s.value for s in self.allowed))
+        self.token = token
+
+    def check(self, principal: Principal) -> Principal:
+        """`principal` if it may use the route; 403 otherwise."""
         if principal.token is not None:
             bound = {
                 "conversation": principal.token.conversation_id,
                 "cache": principal.token.cache_key,
                 None: None,
-            }[token]
+            }[self.token]
             if bound is None:
                 raise Forbidden("Feedback tokens cannot be used here.")
-        elif principal.scope not in allowed:
-            raise Forbidden(f"This route needs a key with scope {needed}.")
+        elif principal.scope not in self.allowed:
+            raise Forbidden(f"This route needs a key with scope {self.needed}.")
         return principal
+
+
+def require(
+    *scopes: Scope, token: TokenTarget | None = None
+) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A guard admitting keys of `scopes` (admin always) and, if named, feedback tokens
+    for that kind of target."""
+    return guard_of(Access(*scopes, token=token))
+
+
+def guard_of(access: Access) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """The route dependency that enforces `access`."""
+
+    async def guard(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        return access.check(principal)
 
     return guard
 
 
+VOTE_WRITERS = Access(Scope.ingest, token="conversation")
 AnyCaller = Annotated[Principal, Depends(current_principal)]
 Admin = Annotated[Principal, Depends(require(Scope.admin))]
 IngestOrAdmin = Annotated[Principal, Depends(require(Scope.ingest))]
 ExpertOrAdmin = Annotated[Principal, Depends(require(Scope.expert))]
-VoteWriter = Annotated[Principal, Depends(require(Scope.ingest, token="conversation"))]
+VoteWriter = Annotated[Principal, Depends(guard_of(VOTE_WRITERS))]
 CacheRater = Annotated[Principal, Depends(require(Scope.ingest, token="cache"))]

@@ -77,17 +77,24 @@ async def record_votes(
     result = await session.execute(_INSERT_VOTES_SQL, {"rows": json.dumps(rows)})
     created = {row.id: row.created_at for row in result}
     recorded = [VoteRecorded(id=vote_id, created_at=created[vote_id]) for vote_id in ids]
-    # The outbox rows go in the same transaction as the votes they announce.
-    for (payload, user_id), vote in zip(votes, recorded, strict=True):
-        if payload.vote == "down":
-            data = payload.model_dump(
-                include={"conversation_id", "query_id", "reasons", "expert_ids"}
-            )
-            await webhooks.emit(
-                session,
-                EventType.vote_down,
-                {"vote_id": vote.id, **data, "user_id": user_id, "created_at": vote.created_at},
-            )
+    # The outbox rows go in the same transaction as the votes they announce, in one
+    # statement for the whole batch.
+    await webhooks.emit_many(
+        session,
+        EventType.vote_down,
+        [
+            {
+                "vote_id": vote.id,
+                **payload.model_dump(
+                    include={"conversation_id", "query_id", "reasons", "expert_ids"}
+                ),
+                "user_id": user_id,
+                "created_at": vote.created_at,
+            }
+            for (payload, user_id), vote in zip(votes, recorded, strict=True)
+            if payload.vote == "down"
+        ],
+    )
     return recorded
 
 

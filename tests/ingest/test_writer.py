@@ -74,6 +74,26 @@ async def test_a_failing_row_fails_only_its_own_request(committed_app) -> None:
     assert stored == {"ok-0", "ok-1", "ok-2", "ok-3"}
 
 
+async def test_a_cancelled_wait_still_commits_its_row(committed_app) -> None:
+    """A client that goes away cancels only its wait: the queued row is committed anyway,
+    and the other rows of its batch are answered as usual."""
+    writer = committed_app.state.writer
+    gone = asyncio.create_task(
+        writer.submit(VOTES, (VoteCreate(conversation_id="gone", vote="up"), None), claim=None)
+    )
+    await asyncio.sleep(0)  # queued
+    gone.cancel()
+    stays = await writer.submit(
+        VOTES, (VoteCreate(conversation_id="stays", vote="up"), None), claim=None
+    )
+    assert stays.status_code == 201
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    async with committed_app.state.engine.connect() as conn:
+        stored = set(await conn.scalars(sa.text("SELECT conversation_id FROM votes")))
+    assert stored == {"gone", "stays"}
+
+
 async def test_the_bad_rows_error_is_its_proper_status(committed_app, http) -> None:
     key = bearer(await committed_key(committed_app))
     writer = committed_app.state.writer

@@ -92,6 +92,41 @@ async def test_down_vote_emits_ids_without_email_or_comment(
     assert "comment" not in event.data
 
 
+async def test_a_batch_of_votes_emits_one_event_per_down_vote_in_one_statement(
+    db, app, engine
+) -> None:
+    """The group-commit writer hands `record_votes` a batch: each down vote still gets its
+    own event and deliveries (`emit_many`), in order, with its user id column."""
+    from app.votes.schemas import VoteCreate
+
+    await _subscribe(db, app, ["vote.down"])
+    await _subscribe(db, app, ["vote.down", "cache_entry.flagged"])
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if "webhook_events" in statement:
+            statements.append(statement)
+
+    batch = [
+        (VoteCreate(conversation_id="b-1", vote="down", reasons=["wrong"]), None),
+        (VoteCreate(conversation_id="b-2", vote="up"), 11),
+        (VoteCreate(conversation_id="b-3", vote="down"), 12),
+        (VoteCreate(conversation_id="b-4", vote="down"), 13),
+    ]
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        recorded = await votes_service.record_votes(db, batch)
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    events = await _events(db)
+    assert [e.data["vote_id"] for e in events] == [str(recorded[i].id) for i in (0, 2, 3)]
+    assert [e.data["conversation_id"] for e in events] == ["b-1", "b-3", "b-4"]
+    assert [e.user_id for e in events] == [None, 12, 13]
+    assert [e.deliveries for e in events] == [2, 2, 2]
+    assert events[0].data["reasons"] == ["wrong"]
+
+
 async def test_no_subscriber_or_a_disabled_one_writes_nothing(
     client, db, app, ingest_headers
 ) -> None:

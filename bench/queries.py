@@ -498,6 +498,7 @@ async def explain(url: str) -> list[tuple[str, str]]:
     parts = analytics_queries.window_parts(start, end)
     statements: list[tuple[str, sa.TextClause]] = [
         ("votes (day)", analytics_statement(start=start, end=end, bucket=Bucket.day, top=10)),
+        ("votes (hour)", analytics_statement(start=start, end=end, bucket=Bucket.hour, top=10)),
         ("routing by provider", analytics_queries.routing_statement(parts, "provider")),
         ("routing latency by provider", analytics_queries.latency_statement(parts, "provider")),
         (

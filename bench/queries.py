@@ -684,6 +684,7 @@ async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list
                     f"ALTER TABLE {table} {action} TRIGGER {CONTENTION_TRIGGERS[table]}"
                 )
                 for writers in (1, 8, 32):
+                    wal_before = await admin.fetchval("SELECT pg_current_wal_lsn()")
                     deadline = time.perf_counter() + seconds
                     started = time.perf_counter()
                     per_writer = await asyncio.gather(
@@ -691,6 +692,9 @@ async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list
                     )
                     latencies = [x for samples in per_writer for x in samples]
                     elapsed = time.perf_counter() - started
+                    wal_bytes = await admin.fetchval(
+                        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", wal_before
+                    )
                     latencies.sort()
                     row = {
                         "table": table,
@@ -698,12 +702,14 @@ async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list
                         "writers": writers,
                         "rows_per_s": len(latencies) * batch / elapsed,
                         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                        # WAL of the whole server over the run (other databases idle).
+                        "wal_bytes_per_row": float(wal_bytes) / max(1, len(latencies) * batch),
                     }
                     rows_out.append(row)
                     print(
                         f"  {table:<16} rollups {'on ' if enabled else 'off'} writers "
                         f"{writers:>2}: {row['rows_per_s']:8.0f} rows/s   p99 "
-                        f"{row['p99_ms']:6.1f} ms",
+                        f"{row['p99_ms']:6.1f} ms   WAL {row['wal_bytes_per_row']:6.0f} B/row",
                         flush=True,
                     )
         await admin.execute("ALTER TABLE votes ENABLE TRIGGER trg_votes_rollup_insert")

@@ -1,9 +1,12 @@
 """`python -m bench queries`: query timings at a multiple of the seeds' year-one volume.
 
-Loads realistic rows with server-side `generate_series` (the rollup triggers fire on
-every chunk, as they would for a batched writer), then times each read endpoint through
-HTTP (a uvicorn subprocess on loopback), warm, and prints p50/p95 per endpoint. With
-`--explain`, prints `EXPLAIN (ANALYZE, BUFFERS)` of each analytics statement.
+Loads realistic rows with server-side `generate_series` (without `--rebuild` the rollup
+triggers fire on every chunk, as they would for a batched writer; with it they are off and
+the rollups are recomputed once), then times each read endpoint through HTTP (a uvicorn
+subprocess on loopback), warm, and prints p50/p95 per endpoint. `--load-only` stops after
+loading; `--compare 10,100,1000` times databases loaded earlier side by side, in
+interleaved rounds. With `--explain`, prints `EXPLAIN (ANALYZE, BUFFERS)` of each
+analytics statement.
 
 Scale 1 = year one of the seeds: 100 experts, 10K expert reviews, 1K FAQ candidates, 10K
 votes, 5K routing metrics, 1K routing feedback, 1K cache entries, 2K cache ratings.

@@ -1,9 +1,12 @@
 """`python -m bench queries`: query timings at a multiple of the seeds' year-one volume.
 
-Loads realistic rows with server-side `generate_series` (the rollup triggers fire on
-every chunk, as they would for a batched writer), then times each read endpoint through
-HTTP (a uvicorn subprocess on loopback), warm, and prints p50/p95 per endpoint. With
-`--explain`, prints `EXPLAIN (ANALYZE, BUFFERS)` of each analytics statement.
+Loads realistic rows with server-side `generate_series` (without `--rebuild` the rollup
+triggers fire on every chunk, as they would for a batched writer; with it they are off and
+the rollups are recomputed once), then times each read endpoint through HTTP (a uvicorn
+subprocess on loopback), warm, and prints p50/p95 per endpoint. `--load-only` stops after
+loading; `--compare 10,100,1000` times databases loaded earlier side by side, in
+interleaved rounds. With `--explain`, prints `EXPLAIN (ANALYZE, BUFFERS)` of each
+analytics statement.
 
 Scale 1 = year one of the seeds: 100 experts, 10K expert reviews, 1K FAQ candidates, 10K
 votes, 5K routing metrics, 1K routing feedback, 1K cache entries, 2K cache ratings.
@@ -44,6 +47,8 @@ from app.votes.service import analytics_statement
 
 DATA_DIR = Path(".data/bench")
 CHUNK = 250_000
+# A throwaway signing secret for the benchmark server (settings require >= 32 bytes).
+BENCH_SECRET = "bench-queries-not-a-secret-0123456789"
 
 YEAR_ONE = {
     "expert_profiles": 100,
@@ -223,22 +228,56 @@ async def _set_rollup_triggers(conn: asyncpg.Connection, *, enabled: bool) -> No
         await conn.execute(f"ALTER TABLE {table} {action} TRIGGER {trigger.signature}")
 
 
-async def load(
-    url: str, scale: int, *, rebuild: bool, only: set[str] | None = None
-) -> dict[str, float]:
-    """Load every table at `scale`; returns seconds per table. With `rebuild`, the rollup
-    triggers are off during the load and the rollups are recomputed once at the end (the
-    migration's backfill), which is faster for millions of rows."""
-    counts = _counts(scale)
-    timings: dict[str, float] = {}
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+# Independent chains of loaders: each chain runs on its own connection, in order (a child
+# table after its parent); the two chains run side by side (one per core here).
+CHAINS = (
+    ("votes", "routing_metrics", "routing_feedback", "expert_faq_candidates"),
+    (
+        "users",
+        "expert_profiles",
+        "expert_feedback",
+        "response_cache",
+        "cache_hit_days",
+        "cache_feedback",
+    ),
+)
+
+
+# The quality loop's insert triggers (migration 0101) lock and refresh one signal row per
+# query_id of every inserted row: off for the bulk load, then `QUALITY_SIGNALS` derives
+# the same rows once. The generator's votes carry no query_id, so only reviews count.
+QUALITY_TRIGGERS = (
+    ("votes", "trg_votes_quality_insert"),
+    ("expert_feedback", "trg_expert_feedback_quality_insert"),
+)
+QUALITY_SIGNALS = """
+INSERT INTO query_signals (query_id, first_reviewed_at, verdict, verdict_at)
+SELECT DISTINCT ON (query_id) query_id, min(created_at) OVER (PARTITION BY query_id),
+       feedback_type, created_at
+FROM expert_feedback ORDER BY query_id, created_at DESC, id DESC"""
+
+
+async def _secondary_indexes(conn: asyncpg.Connection, tables: list[str]) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of each index that backs no constraint: dropped for
+    the bulk load and built once afterwards, instead of millions of random B-tree inserts
+    (the generator's timestamps are random). Unique/primary keys stay (ON CONFLICT, joins)."""
+    rows = await conn.fetch(
+        "SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl "
+        "FROM pg_index AS i JOIN pg_class AS t ON t.oid = i.indrelid "
+        "WHERE t.relname = ANY($1::text[]) AND NOT i.indisunique "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)",
+        tables,
+    )
+    return [(r["name"], r["ddl"]) for r in rows]
+
+
+async def _load_chain(
+    dsn: str, chain: list[tuple[str, str]], counts: dict[str, int], timings: dict[str, float]
+) -> None:
+    conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SET synchronous_commit = off")  # bulk load only, not the service
-        if rebuild:
-            await _set_rollup_triggers(conn, enabled=False)
-        for table, sql in _loaders():
-            if only is not None and table not in only:
-                continue
+        for table, sql in chain:
             total = counts[table]
             started = time.perf_counter()
             for lo in range(1, total + 1, CHUNK):
@@ -252,8 +291,58 @@ async def load(
                 await conn.execute(stmt)
             timings[table] = time.perf_counter() - started
             print(f"  loaded {table:<24} {total:>10,} rows in {timings[table]:6.1f} s", flush=True)
+    finally:
+        await conn.close()
+
+
+async def _run_on_two(dsn: str, statements: list[str]) -> None:
+    """Run independent statements on two connections (index builds after the load)."""
+    queue = list(statements)
+
+    async def worker() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("SET maintenance_work_mem = '512MB'")
+            while queue:
+                await conn.execute(queue.pop(0))
+        finally:
+            await conn.close()
+
+    await asyncio.gather(worker(), worker())
+
+
+async def load(
+    url: str, scale: int, *, rebuild: bool, only: set[str] | None = None
+) -> dict[str, float]:
+    """Load every table at `scale`; returns seconds per table. With `rebuild`, the rollup
+    triggers and the secondary indexes are off during the load; the indexes are built and
+    the rollups recomputed once at the end (the migration's backfill, the same `RECOMPUTE`
+    the property test compares the triggers' rollups with), which is much faster for
+    millions of rows."""
+    counts = _counts(scale)
+    timings: dict[str, float] = {}
+    dsn = _asyncpg_dsn(url)
+    loaders = dict(_loaders())
+    wanted = [t for t in loaders if only is None or t in only]
+    conn = await asyncpg.connect(dsn)
+    try:
+        dropped: list[tuple[str, str]] = []
+        if rebuild:
+            await _set_rollup_triggers(conn, enabled=False)
+            for table, trigger in QUALITY_TRIGGERS:
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+            dropped = await _secondary_indexes(conn, wanted)
+            for name, _ in dropped:
+                await conn.execute(f"DROP INDEX {name}")
+        chains = [[(t, loaders[t]) for t in chain if t in wanted] for chain in CHAINS]
+        await asyncio.gather(*(_load_chain(dsn, chain, counts, timings) for chain in chains))
         if rebuild:
             started = time.perf_counter()
+            await _run_on_two(dsn, [ddl for _, ddl in dropped])
+            timings["indexes (build)"] = time.perf_counter() - started
+            print(f"  built indexes in {timings['indexes (build)']:6.1f} s", flush=True)
+            started = time.perf_counter()
+            await conn.execute("SET work_mem = '256MB'")
             for table, statement in zip(
                 analytics_triggers.ROLLUP_TABLES,
                 analytics_triggers.backfill_statements(),
@@ -262,12 +351,28 @@ async def load(
                 await conn.execute(f"DELETE FROM {table}")
                 await conn.execute(statement)
             await _set_rollup_triggers(conn, enabled=True)
+            if "expert_feedback" in wanted:
+                await conn.execute(QUALITY_SIGNALS)
+            for table, trigger in QUALITY_TRIGGERS:
+                await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             timings["rollups (rebuild)"] = time.perf_counter() - started
             print(f"  rebuilt rollups in {timings['rollups (rebuild)']:6.1f} s", flush=True)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
     return timings
+
+
+async def _tune_bench_server(server_url: str) -> None:
+    """Our own embedded benchmark server only: fewer checkpoints during a bulk load (each
+    checkpoint makes the next change of every page write a full page image to WAL)."""
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await conn.execute("ALTER SYSTEM SET max_wal_size = '8GB'")
+        await conn.execute("ALTER SYSTEM SET checkpoint_timeout = '30min'")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
 
 
 async def settle(url: str) -> None:
@@ -293,7 +398,7 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "FEEDBACK_TOKEN_SECRET": "bench",
+        "FEEDBACK_TOKEN_SECRET": BENCH_SECRET,
         "RATE_LIMIT_PER_MINUTE": "0",
         "LOG_LEVEL": "warning",
     }
@@ -306,7 +411,7 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 async def _admin_key(url: str) -> str:
-    settings = Settings.model_validate({"database_url": url, "feedback_token_secret": "bench"})
+    settings = Settings.model_validate({"database_url": url, "feedback_token_secret": BENCH_SECRET})
     engine = create_engine(settings, url)
     try:
         async with AsyncSession(engine) as session:
@@ -353,15 +458,8 @@ async def _endpoints(url: str) -> list[tuple[str, str, dict[str, str]]]:
             "/api/v1/routing/recommendations",
             {"pattern": "tax_question", "complexity": "0.5", "days": "30"},
         ),
-        ("analytics/routing/regret (not rolled up)", "/api/v1/analytics/routing/regret", {}),
+        ("analytics/routing/regret (30 d)", "/api/v1/analytics/routing/regret", {}),
     ]
-
-
-def _affordable(
-    endpoints: list[tuple[str, str, dict[str, str]]], scale: int
-) -> list[tuple[str, str, dict[str, str]]]:
-    # The un-rolled-up regret takes ~35 s a request at 1000x: left out there.
-    return [e for e in endpoints if scale < 1000 or "not rolled up" not in e[0]]
 
 
 async def time_endpoints(
@@ -374,8 +472,7 @@ async def time_endpoints(
             for _ in range(3):  # warm-up: plans, caches, connections
                 response = await http.get(path, params=params)
             samples = []
-            # The un-rolled-up endpoint takes seconds at 100x: fewer samples.
-            for _ in range(5 if "not rolled up" in label else repeats):
+            for _ in range(repeats):
                 started = time.perf_counter()
                 response = await http.get(path, params=params)
                 samples.append((time.perf_counter() - started) * 1000)
@@ -404,16 +501,18 @@ async def explain(url: str) -> list[tuple[str, str]]:
     parts = analytics_queries.window_parts(start, end)
     statements: list[tuple[str, sa.TextClause]] = [
         ("votes (day)", analytics_statement(start=start, end=end, bucket=Bucket.day, top=10)),
+        ("votes (hour)", analytics_statement(start=start, end=end, bucket=Bucket.hour, top=10)),
         ("routing by provider", analytics_queries.routing_statement(parts, "provider")),
         ("routing latency by provider", analytics_queries.latency_statement(parts, "provider")),
         (
             "recommendations",
             analytics_queries.recommendation_statement(parts, pattern="tax_question", band=None),
         ),
+        ("regret", analytics_queries.regret_statement(parts)),
         ("cache", analytics_queries.cache_statement(parts)),
         ("experts by type/category", analytics_queries.expert_feedback_statement(parts)),
     ]
-    settings = Settings.model_validate({"database_url": url, "feedback_token_secret": "bench"})
+    settings = Settings.model_validate({"database_url": url, "feedback_token_secret": BENCH_SECRET})
     engine = create_engine(settings, url)
     out = []
     try:
@@ -427,6 +526,117 @@ async def explain(url: str) -> list[tuple[str, str]]:
     finally:
         await engine.dispose()
     return out
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+async def _wait_ready(base: str) -> None:
+    async with httpx.AsyncClient(timeout=1) as probe:
+        for _ in range(600):
+            try:
+                await probe.get(f"{base}/healthz")
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+
+
+async def compare_scales(server: str, scales: list[int], repeats: int) -> dict[str, Any]:
+    """Time every endpoint at every scale in one run, interleaved: one server per loaded
+    database, and each round sends one request to each scale in turn, so the shared
+    machine's noise falls on every column alike. Databases come from earlier loads."""
+    urls, procs, clients = {}, [], {}
+    endpoints: dict[int, list[tuple[str, str, dict[str, str]]]] = {}
+    try:
+        for scale in scales:
+            url = make_url(server).set(database=f"bench_queries_x{scale}")
+            urls[scale] = url.render_as_string(hide_password=False)
+            await migrate.upgrade_to_head_async(urls[scale])
+            endpoints[scale] = await _endpoints(urls[scale])
+            port = _free_port()
+            procs.append(_serve(urls[scale], port))
+            base = f"http://127.0.0.1:{port}"
+            await _wait_ready(base)
+            key = await _admin_key(urls[scale])
+            clients[scale] = httpx.AsyncClient(
+                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120
+            )
+        load_before = os.getloadavg()
+        rows = []
+        for index, (label, _, _) in enumerate(endpoints[scales[0]]):
+            samples: dict[int, list[float]] = {s: [] for s in scales}
+            statuses: dict[int, int] = {}
+            for scale in scales:  # warm-up: plans, caches, connections
+                _, path, params = endpoints[scale][index]
+                for _ in range(3):
+                    await clients[scale].get(path, params=params)
+            for _ in range(repeats):
+                for scale in scales:
+                    _, path, params = endpoints[scale][index]
+                    started = time.perf_counter()
+                    response = await clients[scale].get(path, params=params)
+                    samples[scale].append((time.perf_counter() - started) * 1000)
+                    statuses[scale] = response.status_code
+            row: dict[str, Any] = {"label": label}
+            line = f"  {label:<38}"
+            for scale in scales:
+                p50, p95 = _percentiles(samples[scale])
+                row[str(scale)] = {"p50_ms": p50, "p95_ms": p95, "status": statuses[scale]}
+                line += f" | {scale:>4}x {statuses[scale]} {p50:6.1f} / {p95:6.1f}"
+            rows.append(row)
+            print(line, flush=True)
+        load_after = os.getloadavg()
+        print(f"  load average before {load_before} after {load_after}", flush=True)
+        return {"scales": scales, "results": rows, "loadavg": [load_before, load_after]}
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+async def table_sizes(url: str) -> list[tuple[str, int, int]]:
+    """(table, rows, bytes with indexes and TOAST) of every table, largest first."""
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT c.relname, c.reltuples::bigint AS n, pg_total_relation_size(c.oid) AS b "
+            "FROM pg_class AS c JOIN pg_namespace AS s ON s.oid = c.relnamespace "
+            "WHERE s.nspname = 'public' AND c.relkind = 'r' ORDER BY b DESC"
+        )
+        return [(r["relname"], int(r["n"]), int(r["b"])) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def main_compare(
+    scales: list[int], repeats: int, *, show_explain: bool, measure_contention: bool
+) -> None:
+    server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
+    try:
+        print(f"scales {scales}: p50 / p95 ms, interleaved rounds", flush=True)
+        report = await compare_scales(server, scales, repeats)
+        largest = make_url(server).set(database=f"bench_queries_x{max(scales)}")
+        url = largest.render_as_string(hide_password=False)
+        report["sizes"] = await table_sizes(url)
+        for name, n, size in report["sizes"]:
+            if n > 0:
+                print(f"  {name:<32} {n:>12,} rows {size / 2**20:9.1f} MiB", flush=True)
+        if show_explain:
+            report["explain"] = await explain(url)
+            for label, plan in report["explain"]:
+                print(f"\n### {label}\n{plan}")
+        if measure_contention:
+            report["contention"] = await contention(url)
+        out = DATA_DIR / f"queries-compare-{uuid.uuid4().hex[:6]}.json"
+        out.write_text(json.dumps(report, indent=2))
+        print(f"\nsaved {out}")
+    finally:
+        if not os.environ.get("DATABASE_URL"):
+            embedded_postgres.stop(DATA_DIR)
 
 
 CONTENTION_SQL = {
@@ -477,6 +687,7 @@ async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list
                     f"ALTER TABLE {table} {action} TRIGGER {CONTENTION_TRIGGERS[table]}"
                 )
                 for writers in (1, 8, 32):
+                    wal_before = await admin.fetchval("SELECT pg_current_wal_lsn()")
                     deadline = time.perf_counter() + seconds
                     started = time.perf_counter()
                     per_writer = await asyncio.gather(
@@ -484,6 +695,9 @@ async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list
                     )
                     latencies = [x for samples in per_writer for x in samples]
                     elapsed = time.perf_counter() - started
+                    wal_bytes = await admin.fetchval(
+                        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", wal_before
+                    )
                     latencies.sort()
                     row = {
                         "table": table,
@@ -491,12 +705,14 @@ async def contention(url: str, *, seconds: float = 4.0, batch: int = 50) -> list
                         "writers": writers,
                         "rows_per_s": len(latencies) * batch / elapsed,
                         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                        # WAL of the whole server over the run (other databases idle).
+                        "wal_bytes_per_row": float(wal_bytes) / max(1, len(latencies) * batch),
                     }
                     rows_out.append(row)
                     print(
                         f"  {table:<16} rollups {'on ' if enabled else 'off'} writers "
                         f"{writers:>2}: {row['rows_per_s']:8.0f} rows/s   p99 "
-                        f"{row['p99_ms']:6.1f} ms",
+                        f"{row['p99_ms']:6.1f} ms   WAL {row['wal_bytes_per_row']:6.0f} B/row",
                         flush=True,
                     )
         await admin.execute("ALTER TABLE votes ENABLE TRIGGER trg_votes_rollup_insert")
@@ -517,9 +733,12 @@ async def main(
     measure_contention: bool,
     rebuild: bool,
     only: set[str] | None = None,
+    load_only: bool = False,
 ) -> None:
     server = os.environ.get("DATABASE_URL") or embedded_postgres.start(DATA_DIR)
     try:
+        if not os.environ.get("DATABASE_URL"):
+            await _tune_bench_server(server)
         name = f"bench_queries_x{scale}" + ("_partial" if only else "")
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
         print(f"scale {scale}x the seeds' year-one volume", flush=True)
@@ -531,6 +750,8 @@ async def main(
             await load(url, scale, rebuild=rebuild, only=only)
             print(f"  load total {time.perf_counter() - started:.0f} s", flush=True)
         await settle(url)
+        if load_only:
+            return
         key = await _admin_key(url)
         port = _free_port()
         proc = _serve(url, port)
@@ -543,9 +764,7 @@ async def main(
                         break
                     except httpx.HTTPError:
                         await asyncio.sleep(0.1)
-            results = await time_endpoints(
-                base, key, _affordable(await _endpoints(url), scale), repeats
-            )
+            results = await time_endpoints(base, key, await _endpoints(url), repeats)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -582,7 +801,25 @@ def run(argv: list[str]) -> None:
     parser.add_argument(
         "--contention", action="store_true", help="concurrent writers, rollups on vs off"
     )
+    parser.add_argument(
+        "--load-only", action="store_true", help="load (and settle) the database, time nothing"
+    )
+    parser.add_argument(
+        "--compare",
+        help="comma-separated scales already loaded (e.g. 10,100,1000): time them side by "
+        "side in interleaved rounds instead of loading",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        asyncio.run(
+            main_compare(
+                [int(x) for x in args.compare.split(",")],
+                args.repeats,
+                show_explain=args.explain,
+                measure_contention=args.contention,
+            )
+        )
+        return
     asyncio.run(
         main(
             args.scale,
@@ -592,5 +829,6 @@ def run(argv: list[str]) -> None:
             measure_contention=args.contention,
             rebuild=args.rebuild,
             only=set(args.only.split(",")) if args.only else None,
+            load_only=args.load_only,
         )
     )

@@ -130,6 +130,30 @@ GROUP BY 1, 2 HAVING sum(p.requests) > 0"""
     return statement(sql, parts, **params)
 
 
+def regret_statement(parts: WindowParts) -> sa.TextClause:
+    """Per pattern, complexity band, provider and model: the sums `scoring.regret` needs,
+    over metrics that have both a pattern and a complexity score (rollup rows with pattern
+    and band '' hold the ones that lack either)."""
+    sql = f"""
+SELECT p.pattern, p.band, p.provider, p.model, sum(p.requests) AS requests,
+       sum(p.cost_sum) / nullif(sum(p.requests), 0) AS avg_cost,
+       sum(p.feedback_n) AS n, sum(p.quality_sum) AS q_sum, sum(p.quality_sq_sum) AS q_sq
+FROM (
+    SELECT r.pattern, r.band, r.provider, r.model, r.requests, r.cost_sum, r.feedback_n,
+           r.quality_sum, r.quality_sq_sum
+    FROM routing_rollups AS r WHERE r.pattern <> '' AND r.band <> '' AND {rollup_sql("r")}
+    UNION ALL
+    SELECT m.pattern_detected, {band_sql("m.complexity_score")}, m.selected_provider,
+           m.selected_model, 1, m.actual_cost, fb.n, fb.q, fb.q2
+    FROM routing_metrics AS m{_FEEDBACK_OF_METRIC}
+    WHERE m.pattern_detected <> '' AND m.complexity_score IS NOT NULL
+      AND {raw_sql("m.created_at")}
+) AS p
+GROUP BY 1, 2, 3, 4 HAVING sum(p.requests) > 0
+ORDER BY 1, 2, 3, 4"""
+    return statement(sql, parts)
+
+
 # --------------------------------------------------------------------------- cache
 
 

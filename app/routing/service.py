@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 from app.analytics import histogram
 from app.analytics import queries as analytics_queries
 from app.errors import Conflict, NotFound, UnprocessableEntity
-from app.query_params import TimeWindow, window_conditions
+from app.query_params import TimeWindow
 from app.routing import scoring
 from app.routing.models import RoutingFeedback, RoutingMetric
 from app.routing.schemas import (
@@ -284,39 +284,6 @@ async def record_feedbacks(
 # --- reading -------------------------------------------------------------------------
 
 
-def _band_expression(score: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    return sa.case(
-        (score < sa.literal(scoring.LOW_MAX, sa.Float), ComplexityBand.low.value),
-        (score < sa.literal(scoring.MEDIUM_MAX, sa.Float), ComplexityBand.medium.value),
-        else_=ComplexityBand.high.value,
-    )
-
-
-def _feedback_per_request(scoped: sa.CTE) -> sa.CTE:
-    """Feedback aggregated to one row per request (only requests in `scoped`), so joining
-    it to metrics never multiplies metric rows."""
-    f = feedback_table
-    return (
-        sa.select(
-            f.c.request_id,
-            sa.func.count().label("n"),
-            sa.func.sum(f.c.quality_score).label("q_sum"),
-            sa.func.sum(f.c.quality_score * f.c.quality_score).label("q_sq"),
-            sa.func.count().filter(f.c.is_correct.is_(True)).label("correct"),
-            sa.func.count(f.c.is_correct).label("correct_n"),
-            sa.func.count().filter(f.c.is_helpful.is_(True)).label("helpful"),
-            sa.func.count(f.c.is_helpful).label("helpful_n"),
-        )
-        .join(scoped, scoped.c.request_id == f.c.request_id)
-        .group_by(f.c.request_id)
-        .cte("fb")
-    )
-
-
-def _ratio(numerator: Any, denominator: Any) -> sa.ColumnElement[Any]:
-    return sa.cast(sa.func.sum(numerator), sa.Float) / sa.func.nullif(sa.func.sum(denominator), 0)
-
-
 async def routing_analytics(
     session: AsyncSession, *, window: TimeWindow, group_by: GroupBy
 ) -> list[RoutingGroup]:
@@ -350,18 +317,6 @@ async def routing_analytics(
             )
         )
     return out
-
-
-def _candidate_columns(scoped: sa.CTE, fb: sa.CTE) -> list[sa.ColumnElement[Any]]:
-    return [
-        scoped.c.selected_provider.label("provider"),
-        scoped.c.selected_model.label("model"),
-        sa.func.count().label("requests"),
-        sa.func.avg(scoped.c.actual_cost).label("avg_cost"),
-        sa.func.coalesce(sa.func.sum(fb.c.n), 0).label("n"),
-        sa.func.coalesce(sa.func.sum(fb.c.q_sum), 0.0).label("q_sum"),
-        sa.func.coalesce(sa.func.sum(fb.c.q_sq), 0.0).label("q_sq"),
-    ]
 
 
 def _candidate(row: sa.Row[Any]) -> scoring.Candidate:
@@ -411,33 +366,13 @@ class ScopeRegret:
 async def _regret_scopes(
     session: AsyncSession, *, window: TimeWindow, min_samples: int
 ) -> list[ScopeRegret]:
-    """Per pattern and complexity band: dominated choices (see `scoring.regret`)."""
-    m = metrics_table
-    scoped = (
-        sa.select(m, _band_expression(m.c.complexity_score).label("band"))
-        .where(
-            m.c.pattern_detected.is_not(None),
-            m.c.complexity_score.is_not(None),
-            *window_conditions(m.c.created_at, window.start, window.end),
-        )
-        .cte("scoped")
-    )
-    fb = _feedback_per_request(scoped)
-    stmt = (
-        sa.select(
-            scoped.c.pattern_detected.label("pattern"),
-            scoped.c.band,
-            *_candidate_columns(scoped, fb),
-        )
-        .select_from(scoped.outerjoin(fb, fb.c.request_id == scoped.c.request_id))
-        .group_by(
-            scoped.c.pattern_detected,
-            scoped.c.band,
-            scoped.c.selected_provider,
-            scoped.c.selected_model,
-        )
-        .order_by(scoped.c.pattern_detected, scoped.c.band)
-    )
+    """Per pattern and complexity band: dominated choices (see `scoring.regret`), from the
+    routing rollups, so the cost follows the window's buckets, not its rows."""
+    if window.end <= window.start:
+        return []
+    parts = analytics_queries.window_parts(window.start, window.end)
+    await analytics_queries.plan_per_window(session)
+    stmt = analytics_queries.regret_statement(parts)
     scopes: dict[tuple[str, str], list[scoring.Candidate]] = {}
     for row in await session.execute(stmt):
         scopes.setdefault((row.pattern, row.band), []).append(_candidate(row))

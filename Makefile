@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser chromium lint fmt migrate revision check bench screenshots clean
+.PHONY: help install run test test-browser test-hostile pgbouncer chromium lint fmt migrate revision check bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is s
 	$(BIN)/feedback-service serve
 
 test: $(STAMP) ## Run the whole test suite on a real PostgreSQL (browser tests excluded)
-	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m "not browser and not hostile and not topology"
 
 CHROMIUM := /usr/lib/chromium/chromium
 APT := apt-get -o DPkg::Lock::Timeout=600
@@ -34,6 +34,15 @@ chromium: ## Install Debian's chromium for the browser tests (once; another agen
 
 test-browser: $(STAMP) chromium ## Run only the browser tests, in Debian's Chromium (playwright)
 	$(BIN)/pytest -m browser
+
+PGBOUNCER := /usr/sbin/pgbouncer
+
+pgbouncer: ## Install Debian's pgbouncer for the topology tests (once)
+	@test -x $(PGBOUNCER) || { $(APT) install -y pgbouncer || { $(APT) update && $(APT) install -y pgbouncer; }; }
+	@$(PGBOUNCER) --version | head -1
+
+test-hostile: $(STAMP) pgbouncer ## Hostile input/access (schemathesis) and the scale-out topology (PgBouncer, replica)
+	$(BIN)/pytest -p no:cacheprovider -m "hostile or topology" tests/hostile tests/topology
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .

@@ -2,12 +2,12 @@
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth.models import Scope
-from app.schemas import CacheKey, ExternalId, UserId
+from app.schemas import CacheKey, ExternalId, JsonNumber, UserId
 
 
 class FeedbackTokenCreate(BaseModel):
@@ -16,14 +16,24 @@ class FeedbackTokenCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"conversation_id": "conv-8f14e45f", "user_id": 4211, "ttl_seconds": 3600}]
+            "examples": [
+                {"conversation_id": "conv-8f14e45f", "user_id": 4211, "ttl_seconds": 3600}
+            ],
+            # Exactly one target (null counts as absent), as `exactly_one_target` enforces.
+            "oneOf": [
+                {
+                    "required": ["conversation_id"],
+                    "properties": {"conversation_id": {"type": "string"}},
+                },
+                {"required": ["cache_key"], "properties": {"cache_key": {"type": "string"}}},
+            ],
         },
     )
 
     conversation_id: ExternalId | None = None
     cache_key: CacheKey | None = None
     user_id: UserId | None = None
-    ttl_seconds: int | None = Field(default=None, ge=1, le=86400)
+    ttl_seconds: Annotated[int, JsonNumber] | None = Field(default=None, ge=1, le=86400)
 
     @model_validator(mode="after")
     def exactly_one_target(self) -> "FeedbackTokenCreate":

@@ -9,13 +9,23 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.cache.models import CacheEntryStatus
-from app.schemas import CacheKey, Comment, ModelName, Money, Provider, UserId, _no_nul
+from app.schemas import (
+    CacheKey,
+    Comment,
+    JsonNumber,
+    ModelName,
+    Money,
+    NoNulSchema,
+    Provider,
+    UserId,
+    _no_nul,
+)
 
 MAX_TTL_SECONDS = 10 * 365 * 86400
 
 
 PromptHash = Annotated[
-    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul)
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul), NoNulSchema
 ]
 
 
@@ -46,7 +56,7 @@ class CacheEntryUpsert(BaseModel):
         description="Cost of the original (uncached) call in USD; stored to the micro-dollar. "
         "Every hit saves this much.",
     )
-    ttl_seconds: int | None = Field(
+    ttl_seconds: Annotated[int, JsonNumber] | None = Field(
         default=None,
         ge=1,
         le=MAX_TTL_SECONDS,
@@ -82,7 +92,9 @@ class CacheFeedbackCreate(BaseModel):
         json_schema_extra={"examples": [{"rating": 2, "comment": "Outdated answer."}]},
     )
 
-    rating: int = Field(ge=1, le=5, description="1 (bad) .. 5 (good); 4 and 5 count as good.")
+    rating: int = Field(
+        ge=1, le=5, strict=True, description="1 (bad) .. 5 (good); 4 and 5 count as good."
+    )
     comment: Comment | None = None
     user_id: UserId | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -22,24 +23,34 @@ from app.experts.models import (
     FeedbackType,
     ItalianFeedbackCategory,
 )
-from app.schemas import Comment, UserId, _no_nul
+from app.schemas import Comment, JsonNumber, NoNulSchema, NotBlankSchema, UserId, _no_nul
 
 # Non-empty strings without NUL bytes. The constraints must come before the validator:
 # `Annotated[Text, StringConstraints(...)]` would silently skip them.
 _NoNul = AfterValidator(_no_nul)
 ShortText = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), _NoNul
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    _NoNul,
+    NotBlankSchema,
 ]
-RegistrationNumber = Annotated[str, StringConstraints(min_length=1, max_length=100), _NoNul]
-Organization = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul]
-City = Annotated[str, StringConstraints(min_length=1, max_length=100), _NoNul]
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=500), _NoNul]
-QueryText = Annotated[str, StringConstraints(min_length=1, max_length=20_000), _NoNul]
-AnswerText = Annotated[str, StringConstraints(min_length=1, max_length=100_000), _NoNul]
+RegistrationNumber = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), _NoNul, NoNulSchema
+]
+Organization = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul, NoNulSchema]
+City = Annotated[str, StringConstraints(min_length=1, max_length=100), _NoNul, NoNulSchema]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=500), _NoNul, NoNulSchema]
+QueryText = Annotated[str, StringConstraints(min_length=1, max_length=20_000), _NoNul, NoNulSchema]
+AnswerText = Annotated[
+    str, StringConstraints(min_length=1, max_length=100_000), _NoNul, NoNulSchema
+]
 Reason = Annotated[
-    str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True), _NoNul
+    str,
+    StringConstraints(min_length=1, max_length=4000, strip_whitespace=True),
+    _NoNul,
+    NotBlankSchema,
 ]
-KeyName = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul]
+KeyName = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul, NoNulSchema]
 
 
 class ExpertCreate(BaseModel):
@@ -67,7 +78,7 @@ class ExpertCreate(BaseModel):
     credential_types: list[ExpertCredentialType] = Field(max_length=5)
     credentials: list[ShortText] = Field(default_factory=list, max_length=50)
     specializations: list[ShortText] = Field(default_factory=list, max_length=50)
-    experience_years: int | None = Field(default=None, ge=0, le=80)
+    experience_years: Annotated[int, JsonNumber] | None = Field(default=None, ge=0, le=80)
     professional_registration_number: RegistrationNumber | None = None
     organization: Organization | None = None
     location_city: City | None = None
@@ -76,27 +87,32 @@ class ExpertCreate(BaseModel):
 _NOT_NULL = ("is_verified", "is_active", "credential_types", "credentials", "specializations")
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Examples, and no `null` for the fields that may be omitted but not cleared."""
+    schema["examples"] = [
+        {"is_verified": True},
+        {"is_active": False},
+        {"specializations": ["iva", "lavoro"], "experience_years": 13},
+    ]
+    for name in _NOT_NULL:
+        prop = schema["properties"][name]
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+
+
 class ExpertUpdate(BaseModel):
     """Fields to change; omitted fields stay as they are. `is_verified: true` stamps
     `verification_date`; `false` clears it."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"is_verified": True},
-                {"is_active": False},
-                {"specializations": ["iva", "lavoro"], "experience_years": 13},
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_update_schema)
 
-    is_verified: bool | None = None
-    is_active: bool | None = None
+    is_verified: Annotated[bool, Strict()] | None = None
+    is_active: Annotated[bool, Strict()] | None = None
     credential_types: list[ExpertCredentialType] | None = Field(default=None, max_length=5)
     credentials: list[ShortText] | None = Field(default=None, max_length=50)
     specializations: list[ShortText] | None = Field(default=None, max_length=50)
-    experience_years: int | None = Field(default=None, ge=0, le=80)
+    experience_years: Annotated[int, JsonNumber] | None = Field(default=None, ge=0, le=80)
     professional_registration_number: RegistrationNumber | None = None
     organization: Organization | None = None
     location_city: City | None = None
@@ -205,9 +221,9 @@ class ExpertFeedbackCreate(BaseModel):
     expert_answer: AnswerText | None = Field(default=None, validate_default=True)
     improvement_suggestions: Comment | None = None
     regulatory_references: list[Reference] = Field(default_factory=list, max_length=50)
-    confidence_score: float = Field(ge=0, le=1)
-    time_spent_seconds: int = Field(gt=0, le=86_400 * 7)
-    complexity_rating: int | None = Field(default=None, ge=1, le=5)
+    confidence_score: Annotated[float, JsonNumber] = Field(ge=0, le=1)
+    time_spent_seconds: Annotated[int, JsonNumber] = Field(gt=0, le=86_400 * 7)
+    complexity_rating: Annotated[int, JsonNumber] | None = Field(default=None, ge=1, le=5)
 
     @field_validator("category")
     @classmethod

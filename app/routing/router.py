@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import Admin, IngestOrAdmin
 from app.db import SessionDep
+from app.errors import problem_response
 from app.idempotency.dependencies import Idempotent
 from app.query_params import TimeWindowDep
 from app.routing import scoring
@@ -83,6 +84,7 @@ async def record_metrics(
     status_code=status.HTTP_201_CREATED,
     response_model=RoutingFeedbackStored,
     dependencies=[Idempotent],
+    responses={404: problem_response("No routing metric with this request_id is stored.")},
 )
 async def record_feedback(
     payload: RoutingFeedbackIn, principal: IngestOrAdmin, session: SessionDep

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     RootModel,
+    StrictBool,
     StringConstraints,
     ValidatorFunctionWrapHandler,
     model_validator,
@@ -20,15 +21,25 @@ from pydantic import (
 
 from app.routing.models import RoutingConfidence, RoutingStrategy
 from app.routing.scoring import ComplexityBand
-from app.schemas import CacheKey, Comment, ExternalId, ModelName, Money, Provider, Text, UserId
+from app.schemas import (
+    CacheKey,
+    Comment,
+    ExternalId,
+    JsonNumber,
+    ModelName,
+    Money,
+    Provider,
+    Text,
+    UserId,
+)
 
 MAX_BATCH = 1000
 _INT4_MAX = 2**31 - 1
 
 
 Pattern = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
-Count = Annotated[int, Field(ge=0, le=_INT4_MAX)]
-Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, JsonNumber, Field(ge=0, le=_INT4_MAX)]
+Score = Annotated[float, JsonNumber, Field(ge=0, le=1, allow_inf_nan=False)]
 
 METRIC_EXAMPLE: dict[str, Any] = {
     "request_id": "req-2f6c1a",
@@ -70,13 +81,13 @@ class RoutingMetricIn(BaseModel):
     actual_cost: Money = Decimal("0.000000")
     pattern_detected: Pattern | None = None
     complexity_score: Score | None = None
-    experimental: bool = False
-    fallback_used: bool = False
+    experimental: StrictBool = False
+    fallback_used: StrictBool = False
     fallback_reason: Annotated[Text, StringConstraints(max_length=4000)] | None = None
     latency_ms: Count | None = None
     prompt_tokens: Count | None = None
     completion_tokens: Count | None = None
-    cache_hit: bool = False
+    cache_hit: StrictBool = False
     cache_key: CacheKey | None = None
     user_id: UserId | None = None
     session_id: ExternalId | None = None
@@ -159,8 +170,8 @@ class RoutingFeedbackIn(BaseModel):
 
     request_id: ExternalId
     quality_score: Score
-    is_correct: bool | None = None
-    is_helpful: bool | None = None
+    is_correct: StrictBool | None = None
+    is_helpful: StrictBool | None = None
     comment: Comment | None = None
     user_id: UserId | None = None
     session_id: ExternalId | None = None

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from app.query_params import Bucket
-from app.schemas import Comment, ExternalId, Text, UserId
+from app.schemas import Comment, ExternalId, RefusesServerOwned, Text, UserId
 from app.votes.models import VoteDirection
 
 MAX_REASONS = 20
@@ -57,8 +57,9 @@ VOTE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class VoteCreate(BaseModel):
-    """A thumbs vote on one answer of a conversation; unknown extra fields are ignored."""
+class VoteCreate(RefusesServerOwned):
+    """A thumbs vote on one answer of a conversation; unknown extra fields are ignored
+    (server-owned ones are refused)."""
 
     model_config = ConfigDict(
         extra="ignore",

@@ -68,8 +68,11 @@ async def prepare_demo_database(engine: AsyncEngine) -> str:
 
 
 @contextlib.contextmanager
-def live_server(database_url: str, token_secret: str, log_path: Path) -> Iterator[str]:
-    """uvicorn serving the app on a free loopback port; yields its base URL."""
+def live_server(
+    database_url: str, token_secret: str, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """uvicorn serving the app on a free loopback port; yields its base URL. `env`
+    adds or overrides settings (the hostile and topology tests)."""
     port = free_port()
     env = {
         **os.environ,
@@ -77,6 +80,7 @@ def live_server(database_url: str, token_secret: str, log_path: Path) -> Iterato
         "FEEDBACK_TOKEN_SECRET": token_secret,
         "RATE_LIMIT_PER_MINUTE": "0",
         "LOG_JSON": "true",
+        **(env or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(

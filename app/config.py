@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600, ge=0, description="Requests per minute per key or token target (0 = off)."
     )
+    token_rate_limit_per_minute: int = Field(
+        default=20,
+        ge=0,
+        description="Requests per minute (and burst) one feedback token, or its bound user, "
+        "may make for its conversation or cache key, on top of RATE_LIMIT_PER_MINUTE: "
+        "bounds how often one browser can change a conversation's current vote (0 = off).",
+    )
     failed_auth_per_minute: int = Field(
         default=60,
         ge=0,

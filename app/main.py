@@ -70,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.failed_auth_per_minute,
                 message="Too many failed authentication attempts from this address.",
             ),
+            token_limiter=RateLimiter(
+                settings.token_rate_limit_per_minute,
+                message="Too many requests with this feedback token.",
+            ),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
         metrics_listener = start_metrics_listener(app, settings)

@@ -103,6 +103,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "feedback_token_secret": TOKEN_SECRET,
         "rate_limit_per_minute": 0,
+        "token_rate_limit_per_minute": 0,
         "feedback_data_dir": TEST_DATA_DIR,
         **overrides,
     }

@@ -140,6 +140,8 @@ class AuthState:
     key_cache: KeyCache
     limiter: RateLimiter
     failed_auth: RateLimiter
+    # Browser tokens get a tighter bucket than server keys: the vote policy (README).
+    token_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     last_touch: LRU[uuid.UUID, float] = field(default_factory=lambda: LRU(10_000))
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -249,6 +251,8 @@ class Authentication:
                 state.failed_auth.check(address)
                 raise
             state.limiter.check(principal.rate_identity)
+            if principal.token is not None:
+                state.token_limiter.check(principal.rate_identity)
         except Exception as exc:  # rendered here: this runs outside the app's handlers
             response = render_error(exc, retry_after_seconds=app.state.settings.retry_after_seconds)
             if response is None:

@@ -76,7 +76,11 @@ def hostile_stack(
     hostile_database: Prepared, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     log = Path(tmp_path_factory.mktemp("hostile")) / "uvicorn.log"
-    env = {"FAILED_AUTH_PER_MINUTE": "0", "API_KEY_CACHE_SECONDS": "0"}
+    env = {
+        "FAILED_AUTH_PER_MINUTE": "0",
+        "API_KEY_CACHE_SECONDS": "0",
+        "TOKEN_RATE_LIMIT_PER_MINUTE": "0",
+    }
     with live.live_server(hostile_database.database_url, TOKEN_SECRET, log, env=env) as base:
         conversation_id = f"conv-hostile-{uuid.uuid4().hex[:8]}"
         with httpx.Client(base_url=base, timeout=30) as http:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app import migrate
 from app.errors import is_database_unavailable, problem
@@ -21,6 +23,37 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"] = "ready"
     revision: list[str]
+    replica_lag_seconds: float | None = Field(
+        default=None,
+        description="With ANALYTICS_DATABASE_URL: how far the replica's replay is behind "
+        "(0 when it has replayed all it received); null without a replica or when the "
+        "replica does not answer.",
+        examples=[0.0],
+    )
+
+
+# 0 once everything received is replayed (an idle primary must not look like lag);
+# otherwise the age of the last replayed transaction.
+REPLICA_LAG_SQL = sa.text(
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL "
+    "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0 "
+    "ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 END"
+)
+
+
+async def replica_lag_seconds(request: Request) -> float | None:
+    """The analytics replica's replay lag, or None (no replica, or it does not answer)."""
+    engine = request.app.state.analytics_engine
+    if engine is request.app.state.engine:
+        return None
+    try:
+        async with asyncio.timeout(2), engine.connect() as conn:
+            lag = await conn.scalar(REPLICA_LAG_SQL)
+    except Exception as exc:
+        if not is_database_unavailable(exc) and not isinstance(exc, TimeoutError):
+            raise
+        return None
+    return None if lag is None else float(lag)
 
 
 @router.get("/healthz", response_model=Health)
@@ -59,4 +92,4 @@ async def readyz(request: Request) -> Ready | JSONResponse:
             slug="schema-behind",
             headers=retry,
         )
-    return Ready(revision=sorted(current))
+    return Ready(revision=sorted(current), replica_lag_seconds=await replica_lag_seconds(request))

@@ -48,10 +48,21 @@ def _json_number(value: Any) -> Any:
 
 JsonNumber = BeforeValidator(_json_number)
 
+# Constraints come before `JsonNumber`: after it, the schema would lose minimum/maximum.
+USER_ID_MAX = 2**63 - 1
 UserId = Annotated[
     int,
+    Field(ge=1, le=USER_ID_MAX, description="The platform's integer user id."),
     JsonNumber,
-    Field(ge=1, le=2**63 - 1, description="The platform's integer user id."),
+    # Exact bounds: rendered through the wrapper they would become floats (2**63 rounded up).
+    WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": USER_ID_MAX,
+            "description": "The platform's integer user id.",
+        }
+    ),
 ]
 Provider = Annotated[
     str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_nul), NoNulSchema

@@ -33,7 +33,7 @@ class FeedbackTokenCreate(BaseModel):
     conversation_id: ExternalId | None = None
     cache_key: CacheKey | None = None
     user_id: UserId | None = None
-    ttl_seconds: Annotated[int, JsonNumber] | None = Field(default=None, ge=1, le=86400)
+    ttl_seconds: Annotated[int, Field(ge=1, le=86400), JsonNumber] | None = None
 
     @model_validator(mode="after")
     def exactly_one_target(self) -> "FeedbackTokenCreate":

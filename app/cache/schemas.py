@@ -56,10 +56,8 @@ class CacheEntryUpsert(BaseModel):
         description="Cost of the original (uncached) call in USD; stored to the micro-dollar. "
         "Every hit saves this much.",
     )
-    ttl_seconds: Annotated[int, JsonNumber] | None = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS), JsonNumber] | None = Field(
         default=None,
-        ge=1,
-        le=MAX_TTL_SECONDS,
         description="Sets `expires_at` to now + ttl_seconds; omitted: no expiry (an update "
         "without it clears a previous expiry).",
     )

@@ -78,7 +78,7 @@ class ExpertCreate(BaseModel):
     credential_types: list[ExpertCredentialType] = Field(max_length=5)
     credentials: list[ShortText] = Field(default_factory=list, max_length=50)
     specializations: list[ShortText] = Field(default_factory=list, max_length=50)
-    experience_years: Annotated[int, JsonNumber] | None = Field(default=None, ge=0, le=80)
+    experience_years: Annotated[int, Field(ge=0, le=80), JsonNumber] | None = None
     professional_registration_number: RegistrationNumber | None = None
     organization: Organization | None = None
     location_city: City | None = None
@@ -112,7 +112,7 @@ class ExpertUpdate(BaseModel):
     credential_types: list[ExpertCredentialType] | None = Field(default=None, max_length=5)
     credentials: list[ShortText] | None = Field(default=None, max_length=50)
     specializations: list[ShortText] | None = Field(default=None, max_length=50)
-    experience_years: Annotated[int, JsonNumber] | None = Field(default=None, ge=0, le=80)
+    experience_years: Annotated[int, Field(ge=0, le=80), JsonNumber] | None = None
     professional_registration_number: RegistrationNumber | None = None
     organization: Organization | None = None
     location_city: City | None = None
@@ -184,6 +184,23 @@ class ExpertFeedbackCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # The two cross-field rules below, stated for clients and schemathesis.
+            "allOf": [
+                {
+                    "if": {"properties": {"feedback_type": {"const": "incorrect"}}},
+                    "then": {
+                        "properties": {"expert_answer": {"type": "string"}},
+                        "required": ["expert_answer"],
+                    },
+                },
+                {
+                    "if": {"properties": {"feedback_type": {"not": {"const": "correct"}}}},
+                    "then": {
+                        "properties": {"category": {"type": "string"}},
+                        "required": ["category"],
+                    },
+                },
+            ],
             "examples": [
                 {
                     "query_id": "3f1c1a52-7d0e-4a59-9d5b-6f2d1f0c9a11",
@@ -206,7 +223,7 @@ class ExpertFeedbackCreate(BaseModel):
                     "time_spent_seconds": 45,
                     "expert_id": "0b7d6c1e-2a3f-4b5c-8d9e-0f1a2b3c4d5e",
                 },
-            ]
+            ],
         },
     )
 
@@ -221,9 +238,9 @@ class ExpertFeedbackCreate(BaseModel):
     expert_answer: AnswerText | None = Field(default=None, validate_default=True)
     improvement_suggestions: Comment | None = None
     regulatory_references: list[Reference] = Field(default_factory=list, max_length=50)
-    confidence_score: Annotated[float, JsonNumber] = Field(ge=0, le=1)
-    time_spent_seconds: Annotated[int, JsonNumber] = Field(gt=0, le=86_400 * 7)
-    complexity_rating: Annotated[int, JsonNumber] | None = Field(default=None, ge=1, le=5)
+    confidence_score: Annotated[float, Field(ge=0, le=1), JsonNumber]
+    time_spent_seconds: Annotated[int, Field(gt=0, le=86_400 * 7), JsonNumber]
+    complexity_rating: Annotated[int, Field(ge=1, le=5), JsonNumber] | None = None
 
     @field_validator("category")
     @classmethod

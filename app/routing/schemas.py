@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,8 +39,19 @@ _INT4_MAX = 2**31 - 1
 
 
 Pattern = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
-Count = Annotated[int, JsonNumber, Field(ge=0, le=_INT4_MAX)]
-Score = Annotated[float, JsonNumber, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=_INT4_MAX), JsonNumber]
+
+
+def _round_score(value: float) -> float:
+    # Squared in the analytics SQL (variance): 1e-200 squared underflows float8 and the
+    # query fails for every caller. Six decimals are more than any score means.
+    return round(value, SCORE_DECIMALS)
+
+
+SCORE_DECIMALS = 6
+Score = Annotated[
+    float, Field(ge=0, le=1, allow_inf_nan=False), JsonNumber, AfterValidator(_round_score)
+]
 
 METRIC_EXAMPLE: dict[str, Any] = {
     "request_id": "req-2f6c1a",

@@ -13,10 +13,11 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from app.query_params import Bucket
-from app.schemas import Comment, ExternalId, RefusesServerOwned, Text, UserId
+from app.schemas import NO_NUL_PATTERN, Comment, ExternalId, RefusesServerOwned, Text, UserId
 from app.votes.models import VoteDirection
 
 MAX_REASONS = 20
@@ -42,7 +43,19 @@ def _null_as_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
-LenientExternalId = Annotated[ExternalId, BeforeValidator(_number_as_text)]
+LenientExternalId = Annotated[
+    ExternalId,
+    BeforeValidator(_number_as_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL_PATTERN},
+                # Stored as its decimal text, which must fit the 200 characters.
+                {"type": "integer", "minimum": -(10**198), "maximum": 10**199},
+            ]
+        }
+    ),
+]
 Reason = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH)]
 
 VOTE_EXAMPLE: dict[str, Any] = {
@@ -79,9 +92,19 @@ class VoteCreate(RefusesServerOwned):
         default=None, description="The answered query (the same id experts review)."
     )
     user_id: UserId | None = None
-    email: Annotated[EmailStr | None, BeforeValidator(_blank_as_missing)] = Field(
-        default=None, description="Contact email; an empty string counts as absent."
-    )
+    email: Annotated[
+        EmailStr | None,
+        BeforeValidator(_blank_as_missing),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "email"},
+                    {"type": "string", "pattern": r"^\s*$"},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(default=None, description="Contact email; an empty string counts as absent.")
     expert_ids: Annotated[
         list[LenientExternalId], BeforeValidator(_null_as_empty), Field(max_length=MAX_EXPERT_IDS)
     ] = Field(default_factory=list, description="Experts shown with the answer.")

@@ -159,14 +159,14 @@ async def test_hostile_values_never_cause_a_5xx(
             )
     # The credential itself.
     for name, text in HOSTILE_TEXT.items():
-        raw = ("Bearer " + text).encode("utf-8", "surrogatepass")
+        credential = ("Bearer " + text).encode("utf-8", "surrogatepass")
         await check(
             f"header.Authorization={name}",
             await _send(
                 client,
                 method,
                 _url(path, {}),
-                {"Authorization": raw, "Content-Type": "application/json"},
+                {"Authorization": credential, "Content-Type": "application/json"},
                 base_content,
             ),
         )

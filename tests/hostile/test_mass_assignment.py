@@ -31,7 +31,9 @@ WITH_BODY = [(m, p, op) for m, p, op in OPERATIONS if _body_schema(op) is not No
 async def _row_counts(db: AsyncSession) -> dict[str, int]:
     counts = {}
     for table in SQLModel.metadata.sorted_tables:
-        counts[table.name] = int(await db.scalar(sa.select(sa.func.count()).select_from(table)))
+        counts[table.name] = int(
+            await db.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+        )
     return counts
 
 

@@ -90,8 +90,8 @@ class CacheFeedbackCreate(BaseModel):
         json_schema_extra={"examples": [{"rating": 2, "comment": "Outdated answer."}]},
     )
 
-    rating: int = Field(
-        ge=1, le=5, strict=True, description="1 (bad) .. 5 (good); 4 and 5 count as good."
+    rating: Annotated[int, Field(ge=1, le=5), JsonNumber] = Field(
+        description="1 (bad) .. 5 (good); 4 and 5 count as good."
     )
     comment: Comment | None = None
     user_id: UserId | None = Field(

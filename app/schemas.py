@@ -54,12 +54,13 @@ UserId = Annotated[
     int,
     Field(ge=1, le=USER_ID_MAX, description="The platform's integer user id."),
     JsonNumber,
-    # Exact bounds: rendered through the wrapper they would become floats (2**63 rounded up).
+    # FastAPI's OpenAPI model holds bounds as floats: 2**63 - 1 would round up to 2**63,
+    # which a float holds exactly as the exclusive bound.
     WithJsonSchema(
         {
             "type": "integer",
             "minimum": 1,
-            "maximum": USER_ID_MAX,
+            "exclusiveMaximum": USER_ID_MAX + 1,
             "description": "The platform's integer user id.",
         }
     ),

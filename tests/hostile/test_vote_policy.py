@@ -62,6 +62,7 @@ async def test_one_token_cannot_move_the_current_vote_beyond_the_policy(
     accepted = statuses.count(201)
     votes = [h["vote"] for h in reversed(history)]
     changes = sum(1 for a, b in itertools.pairwise(votes) if a != b) + bool(votes)
+    print(f"{SUBMISSIONS} submissions in {elapsed:.1f} s: {accepted} recorded, {allowed} allowed")
     assert set(statuses) <= {201, 429}
     assert 1 <= accepted <= allowed, (accepted, allowed, elapsed)
     assert len(history) == accepted  # a refused vote stores nothing

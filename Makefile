@@ -3,27 +3,37 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly what uv.lock pins; it comes from PyPI itself (pip, into .tools/), so
+# Python and make are still all a machine needs.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser test-hostile pgbouncer chromium lint fmt migrate revision check bench screenshots clean
+.PHONY: help install run test test-browser test-reliability test-hostile pgbouncer chromium lint fmt migrate revision check bench wrk screenshots clean lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra test --python $(PYTHON)
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its test extras
+install: $(STAMP) ## Create .venv with exactly the versions in uv.lock (and the test extras)
+
+lock: $(UV) ## Update uv.lock after changing dependencies in pyproject.toml
+	$(UV) lock
 
 run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/feedback-service serve
 
-test: $(STAMP) ## Run the whole test suite on a real PostgreSQL (browser tests excluded)
-	$(BIN)/pytest -m "not browser and not hostile and not topology"
+test: $(STAMP) ## Run the test suite on a real PostgreSQL (browser, reliability, hostile: their own targets)
+	$(BIN)/pytest -m "not browser and not reliability and not hostile and not topology"
 
 CHROMIUM := /usr/lib/chromium/chromium
 APT := apt-get -o DPkg::Lock::Timeout=600
@@ -34,6 +44,9 @@ chromium: ## Install Debian's chromium for the browser tests (once; another agen
 
 test-browser: $(STAMP) chromium ## Run only the browser tests, in Debian's Chromium (playwright)
 	$(BIN)/pytest -m browser
+
+test-reliability: $(STAMP) ## Crash, outage, overload and migration-safety suite (docs/reliability.md)
+	$(BIN)/pytest -m reliability tests/reliability
 
 PGBOUNCER := /usr/sbin/pgbouncer
 
@@ -47,7 +60,7 @@ test-hostile: $(STAMP) pgbouncer ## Hostile input/access (schemathesis) and the 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy app tests alembic bench
+	$(BIN)/mypy app tests alembic bench clients/python/feedback_client
 
 fmt: $(STAMP) ## Format and autofix
 	$(BIN)/ruff format .
@@ -64,11 +77,14 @@ check: $(STAMP) ## alembic check: the models and the migrated database agree
 	$(BIN)/alembic upgrade head
 	$(BIN)/alembic check
 
-bench: $(STAMP) ## Benchmarks (print figures against a baseline measured in the same run)
+wrk: ## Install Debian's wrk, the benchmark's load driver (once; another agent may hold the dpkg lock)
+	@command -v wrk >/dev/null || $(APT) install -y wrk || { $(APT) update && $(APT) install -y wrk; }
+
+bench: $(STAMP) wrk ## Benchmarks (print figures against a baseline measured in the same run)
 	$(BIN)/python -m bench
 
 screenshots: $(STAMP) chromium ## Every dashboard page at 1280 and 390 px into docs/screenshots/
 	$(BIN)/python -m tests.dashboard.screenshots
 
 clean: ## Remove the virtualenv and local data (including the embedded database)
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .data .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from logging.config import fileConfig
@@ -17,16 +19,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (fills SQLModel.metadata)
+from app.observability import service_logging_configured
 from app.triggers import replaceable_entities
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+if (
+    config.config_file_name is not None
+    and config.attributes.get("configure_logging", True)
+    # Inside the service (serve, demo-data...) its handler already formats every line.
+    and not service_logging_configured()
+):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 target_metadata = SQLModel.metadata
 register_entities(replaceable_entities())
 
-# Serialises concurrent `alembic upgrade` runs (two replicas starting at once).
+# Serialises concurrent `alembic upgrade` runs (two replicas starting at once). A session
+# lock, not a transaction lock: a migration that builds an index CONCURRENTLY commits in
+# `op.get_context().autocommit_block()`, and the lock must outlive that commit.
 MIGRATION_LOCK_KEY = 0x46425356  # "FBSV"
+MIGRATION_LOCK_POLL_SECONDS = 0.2
 
 
 def database_url() -> str:
@@ -82,9 +93,23 @@ def do_run_migrations(connection: Connection) -> None:
         process_revision_directives=process_revision_directives,
         transaction_per_migration=False,
     )
-    with context.begin_transaction():
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        context.run_migrations()
+    # Taken before alembic reads alembic_version, so the second runner sees the first's work.
+    # Polled rather than waited for: a runner blocked in pg_advisory_lock() holds a snapshot,
+    # and the first runner's CREATE INDEX CONCURRENTLY waits for every snapshot: deadlock.
+    while not connection.execute(
+        text("SELECT pg_try_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
+    ).scalar():
+        connection.commit()
+        time.sleep(MIGRATION_LOCK_POLL_SECONDS)
+    connection.commit()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        # After a failure the connection may be unusable; closing it releases the lock too.
+        with contextlib.suppress(Exception):
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            connection.commit()
 
 
 async def run_async_migrations(engine: AsyncEngine, *, dispose: bool) -> None:

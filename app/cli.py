@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 import uuid
@@ -16,15 +17,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import app.models  # noqa: F401  (every table, so ORM foreign keys resolve)
-from app import embedded_postgres, migrate, retention
+from app import embedded_postgres, migrate
 from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.config import get_settings
 from app.db import create_engine
 from app.errors import AppError
+from app.privacy import retention
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Dataset, ExportFormat
 from app.query_params import TimeWindow, WindowError, parse_instant, resolve_window
+from app.schemas import iso_z
 
 T = TypeVar("T")
 
@@ -52,6 +55,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="WEB_CONCURRENCY",
+            help="Worker processes (one per core). Each has its own pool, writer and rate "
+            "buckets; with the embedded database they share its one server.",
+        ),
+    ] = 1,
     migrate_first: Annotated[
         bool,
         typer.Option("--migrate", help="Upgrade an external database to head before serving."),
@@ -60,7 +72,19 @@ def serve(
     """Serve the API. With no DATABASE_URL, start the embedded PostgreSQL and migrate it."""
     import uvicorn
 
+    from app import startup
+    from app.observability import configure_logging, wants_json
+
     settings = get_settings()
+    # Before migrating, so Alembic's lines go through the same handler (JSON or console).
+    configure_logging(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    try:
+        startup.check_port_free(bind_host, bind_port)
+    except startup.PortInUse as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from None
+    reused = settings.embedded and startup.embedded_data_exists(settings.feedback_data_dir)
     url = _database_url()
     try:
         if settings.embedded or migrate_first:
@@ -76,11 +100,24 @@ def serve(
             from app.auth.bootstrap import print_first_admin_key
 
             asyncio.run(print_first_admin_key(url))
+        info = startup.startup_info(
+            host=bind_host,
+            port=bind_port,
+            data_dir=settings.feedback_data_dir if settings.embedded else None,
+            reused=reused,
+        )
+        startup.announce(info, as_json=wants_json(settings, sys.stdout))
         uvicorn.run(
             "app.main:app",
-            host=host or settings.host,
-            port=port or settings.port,
+            host=bind_host,
+            port=bind_port,
             reload=reload,
+            # uvicorn's supervisor forks the workers; each runs the lifespan (the embedded
+            # server is reused: the last process out stops it).
+            workers=None if reload else workers,
+            # A worker busy importing on a loaded machine misses uvicorn's 5 s ping and is
+            # killed and respawned in a loop; give startup room.
+            timeout_worker_healthcheck=60,
             log_level=settings.log_level,
             proxy_headers=True,
             # Our access line (route template, request id) replaces uvicorn's.
@@ -130,10 +167,20 @@ def _key_row(key: ApiKey) -> dict[str, object]:
         "name": key.name,
         "scope": key.scope.value,
         "expert_id": str(key.expert_id) if key.expert_id else None,
-        "created_at": key.created_at.isoformat() if key.created_at else None,
-        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "created_at": iso_z(key.created_at),
+        "last_used_at": iso_z(key.last_used_at),
+        "revoked_at": iso_z(key.revoked_at),
+        "rate_limit_per_minute": key.rate_limit_per_minute,
     }
+
+
+def _rate_limit_option(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return auth_service.parse_rate_limit(value)
+    except AppError as exc:
+        raise typer.BadParameter(exc.detail, param_hint="--rate-limit") from None
 
 
 @keys_cli.command("create")
@@ -143,12 +190,23 @@ def keys_create(
     expert_id: Annotated[
         uuid.UUID | None, typer.Option(help="Required for --scope expert.")
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="N/min for this key. Default: ingest and admin keys unlimited, expert keys "
+            "TOKEN_RATE_LIMIT_PER_MINUTE.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print its secret once (only a hash is stored)."""
+    limit = _rate_limit_option(rate_limit)
 
     async def work(session: AsyncSession) -> tuple[ApiKey, str]:
-        return await auth_service.create_key(session, scope=scope, name=name, expert_id=expert_id)
+        return await auth_service.create_key(
+            session, scope=scope, name=name, expert_id=expert_id, rate_limit_per_minute=limit
+        )
 
     try:
         key, secret = asyncio.run(_with_session(work))
@@ -168,9 +226,47 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     if as_json:
         typer.echo(json.dumps(rows))
         return
+    from rich.table import Table
+
+    table = Table(
+        "id", "public id", "scope", "name", "created", "last used", "revoked", "rate limit"
+    )
     for r in rows:
-        state = "revoked" if r["revoked_at"] else "active"
-        typer.echo(f"{r['id']}  {r['public_id']}  {r['scope']:<7} {state:<8} {r['name'] or ''}")
+        table.add_row(
+            *(
+                str(r[k] or "")
+                for k in ("id", "public_id", "scope", "name", "created_at", "last_used_at")
+            ),
+            str(r["revoked_at"] or "no"),
+            f"{r['rate_limit_per_minute']}/min" if r["rate_limit_per_minute"] else "default",
+        )
+    if not rows:
+        typer.echo("No keys yet: feedback-service keys create --scope admin --name ops")
+        return
+    # Wide enough that UUIDs and timestamps never wrap, even when piped.
+    Console(width=max(160, Console().width)).print(table)
+
+
+@keys_cli.command("set-rate-limit")
+def keys_set_rate_limit(
+    key_id: Annotated[str, typer.Argument(help="Key id or public id.")],
+    rate_limit: Annotated[
+        str, typer.Argument(help="N/min, or `none` for the scope's default.", metavar="LIMIT")
+    ],
+) -> None:
+    """Change a key's own rate limit; every replica applies it within the key cache lifetime."""
+    limit = _rate_limit_option(rate_limit)
+
+    async def work(session: AsyncSession) -> ApiKey:
+        return await auth_service.set_rate_limit(session, key_id, limit)
+
+    try:
+        key = asyncio.run(_with_session(work))
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from None
+    shown = f"{key.rate_limit_per_minute}/min" if key.rate_limit_per_minute else "scope default"
+    typer.echo(f"Rate limit of {key.public_id} ({key.id}): {shown}.")
 
 
 @keys_cli.command("revoke")
@@ -180,11 +276,16 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or public id.
     async def work(session: AsyncSession) -> ApiKey:
         return await auth_service.revoke_key(session, key_id)
 
+    asked_at = dt.datetime.now(dt.UTC)
     try:
         key = asyncio.run(_with_session(work))
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=1) from None
+    if key.revoked_at is not None and key.revoked_at < asked_at:
+        # revoke_key is idempotent; say so rather than pretend this call revoked it.
+        typer.echo(f"{key.public_id} ({key.id}) was already revoked at {iso_z(key.revoked_at)}.")
+        return
     typer.echo(f"Revoked {key.public_id} ({key.id}).")
 
 
@@ -307,7 +408,7 @@ def purge_command(
                 [
                     {
                         "dataset": r.dataset.value,
-                        "cutoff": r.cutoff.isoformat(),
+                        "cutoff": iso_z(r.cutoff),
                         "rows": r.rows,
                         "dry_run": r.dry_run,
                     }

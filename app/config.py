@@ -5,8 +5,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h: ten attempts over about 3 days.
+DEFAULT_RETRY_SCHEDULE_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000)
 
 
 class Settings(BaseSettings):
@@ -43,6 +46,43 @@ class Settings(BaseSettings):
         description="asyncpg prepared statement cache; set 0 behind PgBouncer in transaction mode.",
     )
     retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After on 503.")
+    # Database timeouts: without them a frozen PostgreSQL (stuck disk, network partition)
+    # hangs every request; asyncpg's own connect timeout is 60 s and nothing bounds a command.
+    db_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="asyncpg connect timeout (a new connection)."
+    )
+    db_command_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="asyncpg client-side bound on one command; the backstop when the server "
+        "cannot even enforce statement_timeout (frozen). Keep it above statement_timeout.",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="PostgreSQL statement_timeout for the service's sessions (0 = none).",
+    )
+    db_idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="PostgreSQL idle_in_transaction_session_timeout: a session that holds a "
+        "transaction (and its snapshot and locks) idle this long is ended (0 = never).",
+    )
+    readyz_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="/readyz answers 503 when its check takes longer."
+    )
+    require_durable_commits: bool = Field(
+        default=True,
+        description="/readyz is 503 while synchronous_commit or fsync is off (acknowledged "
+        "writes could be lost); false: 200, with the setting reported in the body.",
+    )
+    max_in_flight_requests: int = Field(
+        default=64,
+        ge=0,
+        description="Requests handled at once per process; beyond, 503 + Retry-After at once "
+        "instead of queueing on the pool (0 = unlimited). Operational routes are exempt.",
+    )
 
     feedback_token_secret: SecretStr | None = Field(
         default=None,
@@ -51,15 +91,14 @@ class Settings(BaseSettings):
         "Embedded default: generated in the data dir.",
     )
     feedback_token_default_ttl_seconds: int = Field(default=3600, ge=1, le=86400)
-    rate_limit_per_minute: int = Field(
-        default=600, ge=0, description="Requests per minute per key or token target (0 = off)."
-    )
     token_rate_limit_per_minute: int = Field(
-        default=20,
+        default=600,
         ge=0,
-        description="Requests per minute (and burst) one feedback token, or its bound user, "
-        "may make for its conversation or cache key, on top of RATE_LIMIT_PER_MINUTE: "
-        "bounds how often one browser can change a conversation's current vote (0 = off).",
+        # The old name still works: it limited keys and tokens alike before keys had their own.
+        validation_alias=AliasChoices("token_rate_limit_per_minute", "rate_limit_per_minute"),
+        description="Requests per minute per browser token (per bound user) within its "
+        "target, and per expert key without a limit of its own (0 = off). Ingest and "
+        "admin keys are unlimited unless their key sets `rate_limit_per_minute`.",
     )
     failed_auth_per_minute: int = Field(
         default=60,
@@ -99,6 +138,19 @@ class Settings(BaseSettings):
         ge=1,
         description="On SIGTERM, how long in-flight requests may take to finish before exit.",
     )
+    export_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="An export whose client does not take a chunk within this is aborted "
+        "(it holds a connection and a snapshot while it waits).",
+    )
+    export_max_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86400,
+        description="Longest an export may stream before it is aborted.",
+    )
     max_concurrent_exports: int = Field(
         default=2,
         ge=1,
@@ -128,6 +180,27 @@ class Settings(BaseSettings):
         description="`purge` default for expert reviews (approved FAQ entries keep their text).",
     )
 
+    writer_queue_size: int = Field(
+        default=4096,
+        ge=1,
+        description="Rows the group-commit writer may hold queued; beyond → 503 + Retry-After.",
+    )
+    writer_max_batch: int = Field(
+        default=256, ge=1, le=10_000, description="Most rows one group commit writes."
+    )
+    writer_max_delay_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="How long a batch waits for more rows before committing (0: no wait).",
+    )
+    writer_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Group commits in flight at once per process (each holds a connection).",
+    )
+
     @field_validator("feedback_token_secret")
     @classmethod
     def _token_secrets_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -137,6 +210,39 @@ class Settings(BaseSettings):
             if not parts or any(len(p.encode()) < 32 for p in parts):
                 raise ValueError("each FEEDBACK_TOKEN_SECRET must be at least 32 bytes")
         return value
+
+    # Webhooks (README "Webhooks"): address policy, secrets at rest, the dispatcher.
+    webhook_allow_hosts: str = Field(
+        default="",
+        description="Comma-separated host names or CIDRs webhook URLs may reach although "
+        "they resolve to loopback, private, link-local or reserved addresses.",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts webhook signing secrets at rest; unset: derived "
+        "from FEEDBACK_TOKEN_SECRET. Changing it makes stored webhook secrets unreadable.",
+    )
+    webhook_dispatcher: bool = Field(
+        default=True, description="Run the webhook dispatcher in this process."
+    )
+    webhook_listen: bool = Field(
+        default=True,
+        description="Wake the dispatcher with LISTEN/NOTIFY (off behind PgBouncer in "
+        "transaction mode; polling alone then delivers).",
+    )
+    webhook_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed delivery stays claimed; must exceed the timeout.",
+    )
+    webhook_batch_size: int = Field(default=20, ge=1, le=500)
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE_SECONDS],
+        min_length=1,
+        description="Delay before each retry (± 20 % jitter); after the last, a delivery fails.",
+    )
 
     @property
     def embedded(self) -> bool:

@@ -70,11 +70,22 @@ def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4().hex}__"
 
 
+def timeout_settings(settings: Settings) -> dict[str, str]:
+    """Server-side bounds for every session of the service (milliseconds, 0 = none)."""
+    return {
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(settings.db_idle_in_transaction_timeout_ms),
+    }
+
+
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     """An asyncpg engine sized for one worker; see stack-notes for why overflow is 0."""
     connect_args: dict[str, Any] = {
         "statement_cache_size": settings.db_statement_cache_size,
-        "server_settings": {"application_name": "feedback-service"},
+        "server_settings": {"application_name": "feedback-service", **timeout_settings(settings)},
+        # A frozen server accepts the socket and then never answers: bound both waits.
+        "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": settings.db_command_timeout_seconds,
     }
     if settings.db_statement_cache_size == 0:
         # Behind PgBouncer in transaction mode: no statement may be cached across

@@ -185,10 +185,24 @@ DATA_TABLES = [
     "expert_feedback",
     "expert_faq_candidates",
     "user_erasures",
+    # Filled by the quality-loop triggers from the demo votes and reviews above.
+    "query_current_votes",
+    "query_signals",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
 ]
 
 # The demo's user_erasures rows are sha256 of a demo label ('demo-erasure-N'), not an HMAC
 # of any user id, so they can never refuse a real user's token.
+
+# A receiver that cannot exist (RFC 2606 `.invalid`), registered disabled: the demo shows the
+# deliveries list without the dispatcher ever sending anything anywhere. It has no usable
+# secret (the demo runs without the server key); rotating it gives it one.
+DEMO_WEBHOOK_URL = "https://hooks.demo.invalid/feedback"
+REVIEWED_QUERIES = 240  # the `% 240` of the expert reviews below
+VOTED_QUERIES = 360  # the `% 360` of the votes below
 
 
 @dataclass(frozen=True)
@@ -249,7 +263,11 @@ async def demo_present(conn: AsyncConnection) -> bool:
 
 async def remove_demo_rows(conn: AsyncConnection) -> None:
     """Delete only demo rows (children first; cascades take hit days and feedback)."""
-    ids = {"first": DEMO_USER_IDS.start, "last": DEMO_USER_IDS.stop - 1}
+    ids = {
+        "first": DEMO_USER_IDS.start,
+        "last": DEMO_USER_IDS.stop - 1,
+        "webhook_url": DEMO_WEBHOOK_URL,
+    }
     statements = [
         "DELETE FROM expert_faq_candidates WHERE expert_id IN (SELECT id FROM expert_profiles "
         "WHERE user_id BETWEEN :first AND :last) OR approved_by BETWEEN :first AND :last "
@@ -262,6 +280,8 @@ async def remove_demo_rows(conn: AsyncConnection) -> None:
         "DELETE FROM user_erasures WHERE user_hash IN (SELECT encode(sha256(convert_to("
         "'demo-erasure-' || g, 'UTF8')), 'hex') FROM generate_series(1, 5) g)",
         "DELETE FROM api_keys WHERE name LIKE 'demo-data%'",
+        "DELETE FROM webhook_endpoints WHERE url = :webhook_url",
+        "DELETE FROM webhook_events WHERE data ->> 'conversation_id' LIKE 'demo-%'",
         "DELETE FROM users WHERE id BETWEEN :first AND :last",
     ]
     for statement in statements:
@@ -270,7 +290,9 @@ async def remove_demo_rows(conn: AsyncConnection) -> None:
 
 def _demo_statements() -> list[tuple[str, dict[str, object]]]:
     rng = random.Random(20261123)  # noqa: S311  (sample data, not security)
-    query_ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(240)]
+    # Experts review the first REVIEWED_QUERIES answers; votes also reach the rest, which
+    # no expert has reviewed yet, so the review queue has down-voted answers waiting.
+    query_ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(VOTED_QUERIES)]
     providers = [m[0] for m in MODELS]
     models = [m[1] for m in MODELS]
     prices = [m[2] for m in MODELS]
@@ -447,6 +469,7 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             # The one f-string piece is the service's own priority rule, rendered.
             "INSERT INTO expert_faq_candidates (query_id, question, answer, source_feedback_id, "  # noqa: S608
             "expert_id, expert_trust_score, approval_status, approved_by, approved_at, "
+            "decided_at, "
             "rejection_reason, suggested_category, suggested_tags, regulatory_references, "
             "priority_score, supporting_count) "
             "SELECT f.query_id, f.query_text, f.expert_answer, f.id, f.expert_id, p.trust_score, "
@@ -455,6 +478,8 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "THEN 'auto_approved' ELSE s.status END::approval_status, "
             "CASE WHEN s.status = 'approved' THEN :first + 299 END, "
             "CASE WHEN s.status IN ('approved', 'auto_approved') THEN now() END, "
+            "CASE WHEN s.status <> 'pending' OR (p.is_verified AND p.is_active "
+            "AND p.trust_score >= 0.9) THEN now() END, "
             "CASE WHEN s.status = 'rejected' THEN 'demo: già coperto da una FAQ esistente' END, "
             "f.category, ARRAY['fisco', 'faq'], f.regulatory_references, "
             f"{_candidate_weight()}, 1 "
@@ -472,7 +497,7 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "reasons, comment, created_at) "
             "SELECT 'demo-conv-' || (g % 1800), "
             "CASE WHEN random() < 0.72 THEN 'up' ELSE 'down' END::vote_direction, "
-            "CASE WHEN g % 3 = 0 THEN (CAST(:qids AS uuid[]))[1 + g % 240] END, "
+            "CASE WHEN g % 3 = 0 THEN (CAST(:qids AS uuid[]))[1 + g % 360] END, "
             "CASE WHEN g % 2 = 0 THEN :first + g % 300 END, "
             "CASE WHEN g % 10 = 0 THEN 'utente' || (g % 300) || '@example.it' END, "
             "'{}'::text[], "
@@ -494,6 +519,49 @@ def _demo_statements() -> list[tuple[str, dict[str, object]]]:
             "'demo-erasure-' || g, 'UTF8')), 'hex'), now() - g * interval '5 days' "
             "FROM generate_series(1, 5) g",
             {},
+        ),
+        # Webhooks: the disabled demo endpoint, the newest 40 down votes as its events (the
+        # payload app/votes/service.py emits), delivered, failed and pending deliveries.
+        (
+            "INSERT INTO webhook_endpoints (url, events, secret_ciphertext, enabled, "
+            "disabled_reason, disabled_at) VALUES (:webhook_url, ARRAY['vote.down'], "
+            "'demo: no secret', false, 'demo: hooks.demo.invalid does not exist', now())",
+            {"webhook_url": DEMO_WEBHOOK_URL},
+        ),
+        (
+            "INSERT INTO webhook_events (type, data, user_id, created_at) "
+            "SELECT 'vote.down', jsonb_build_object('vote_id', id, 'conversation_id', "
+            "conversation_id, 'query_id', query_id, 'reasons', reasons, 'expert_ids', "
+            "expert_ids, 'user_id', user_id, 'created_at', created_at), user_id, created_at "
+            "FROM votes WHERE conversation_id LIKE 'demo-%' AND vote = 'down' "
+            "ORDER BY created_at DESC LIMIT 40",
+            {},
+        ),
+        (
+            "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, "
+            "next_attempt_at, last_status_code, last_error, delivered_at, created_at) "
+            "SELECT ev.id, ep.id, s.status::webhook_delivery_status, s.attempts, "
+            "ev.created_at + interval '5 minutes', s.code, s.error, "
+            "CASE WHEN s.status = 'delivered' THEN ev.created_at + interval '1 second' END, "
+            "ev.created_at FROM (SELECT *, row_number() OVER (ORDER BY created_at, id) AS n "
+            "FROM webhook_events WHERE data ->> 'conversation_id' LIKE 'demo-%') ev "
+            "JOIN webhook_endpoints ep ON ep.url = :webhook_url "
+            "CROSS JOIN LATERAL (SELECT * FROM (VALUES "
+            "(0, 'delivered', 1, 204, NULL), (1, 'delivered', 2, 200, NULL), "
+            "(2, 'failed', 10, 503, 'HTTP 503 from the receiver'), "
+            "(3, 'pending', 2, NULL, 'timed out')) AS v(k, status, attempts, code, error) "
+            "WHERE v.k = ev.n % 4) AS s",
+            {"webhook_url": DEMO_WEBHOOK_URL},
+        ),
+        (
+            "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, "
+            "duration_ms, created_at) "
+            "SELECT d.id, a, CASE WHEN a = d.attempts THEN d.last_status_code ELSE 503 END, "
+            "CASE WHEN a = d.attempts THEN d.last_error ELSE 'HTTP 503 from the receiver' END, "
+            "40 + a * 7, d.created_at + a * interval '1 minute' FROM webhook_deliveries d "
+            "JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.url = :webhook_url "
+            "CROSS JOIN generate_series(1, d.attempts) a",
+            {"webhook_url": DEMO_WEBHOOK_URL},
         ),
     ]
 

@@ -94,16 +94,37 @@ class TooManyRequests(AppError):
 class Problem(BaseModel):
     """An RFC 9457 problem document (`application/problem+json`)."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
+    type: str = Field(
+        default="about:blank",
+        description="A URI (`/problems/<slug>`): its page says what the error means and "
+        "what to do.",
+        examples=["/problems/validation-error"],
+    )
+    title: str = Field(
+        description="Short summary of the kind of problem.", examples=["Unprocessable Content"]
+    )
+    status: int = Field(description="The HTTP status code.", examples=[422])
+    detail: str = Field(
+        description="What went wrong with this request.", examples=["Invalid request: vote"]
+    )
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="On 422: one entry per invalid field, with its path."
+        default=None,
+        description="On 422: one entry per invalid field, with its path.",
+        examples=[
+            [
+                {
+                    "loc": ["body", "vote"],
+                    "field": "vote",
+                    "message": "Input should be 'up' or 'down'",
+                    "type": "enum",
+                }
+            ]
+        ],
     )
 
 
-def _doc(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses=` entry for a problem+json response."""
     # `model` registers the Problem schema; the content entry declares the media type
     # the service really sends.
     problem_schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -114,18 +135,13 @@ def _doc(description: str) -> dict[str, Any]:
     }
 
 
-def problem_response(description: str) -> dict[str, Any]:
-    """An OpenAPI `responses=` entry for a problem+json status (for routers and modules)."""
-    return _doc(description)
-
-
 # Documented on every /api/v1 operation (set once on the API router).
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, unknown, revoked, tampered or expired credential."),
-    403: _doc("A valid credential without the right to this operation."),
-    422: _doc("Invalid input; `errors` names each field."),
-    429: _doc("Rate limit exceeded for this credential; see Retry-After."),
-    503: _doc("Database unavailable; see Retry-After."),
+    401: problem_doc("Missing, unknown, revoked, tampered or expired credential."),
+    403: problem_doc("A valid credential without the right to this operation."),
+    422: problem_doc("Invalid input; `errors` names each field."),
+    429: problem_doc("Rate limit exceeded for this credential; see Retry-After."),
+    503: problem_doc("Database unavailable, or the process at capacity; see Retry-After."),
 }
 
 
@@ -158,10 +174,11 @@ def _error_entry(loc: Sequence[str | int], message: str, kind: str) -> dict[str,
     return {"loc": list(loc), "field": _field_path(loc), "message": message, "type": kind}
 
 
-# SQLSTATE classes that mean "retry later", not "bad input": 08 connection exception,
+# SQLSTATEs that mean "retry later", not "bad input": classes 08 connection exception,
 # 40 transaction rollback (deadlock, serialization failure), 53 insufficient resources,
-# 57 operator intervention.
-_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|40|53|57)")
+# 57 operator intervention (including 57014, statement_timeout), 58 system error (I/O);
+# and 25P03 (idle_in_transaction_session_timeout) and 55P03 (lock_timeout).
+_UNAVAILABLE_SQLSTATE = re.compile(r"^(08|40|53|57|58|25P03|55P03)")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -261,6 +278,44 @@ def render_error(exc: BaseException, *, retry_after_seconds: int) -> JSONRespons
     return None
 
 
+async def _body_problem(
+    request: Request, errors: Sequence[Any]
+) -> tuple[str, dict[str, Any]] | None:
+    """A readable message when the body as a whole is wrong: not JSON (FastAPI reports the
+    character offset as the field), or missing (it reports `body`)."""
+    if len(errors) != 1:
+        return None
+    error = errors[0]
+    loc, kind = tuple(error.get("loc", ())), error.get("type")
+    if kind == "json_invalid":
+        body = (await request.body()).decode("utf-8", "replace")
+        offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+        line = body.count("\n", 0, offset) + 1
+        column = offset - (body.rfind("\n", 0, offset) + 1) + 1
+        detail = f"the body is not valid JSON (line {line}, column {column})"
+        return detail, _error_entry(["body"], detail, "json_invalid")
+    if kind == "missing" and loc == ("body",):
+        required = _required_body_fields(request)
+        if required:
+            names = ", ".join(required)
+            verb = "is" if len(required) == 1 else "are"
+            detail = f"{names} {verb} required: send a JSON body with {names}"
+        else:
+            detail = "a JSON body is required"
+        return detail, _error_entry(["body"], detail, "missing")
+    return None
+
+
+def _required_body_fields(request: Request) -> list[str]:
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict):
+        return []
+    return [(info.alias or name) for name, info in fields.items() if info.is_required()]
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app serves at this request's path."""
     from fastapi.routing import iter_route_contexts
@@ -290,9 +345,16 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        raw = list(exc.errors())
+        body_problem = await _body_problem(request, raw)
+        if body_problem is not None:
+            detail, entry = body_problem
+            return problem(
+                422, "Unprocessable Content", detail, slug="validation-error", errors=[entry]
+            )
         errors = [
             _error_entry(e.get("loc", ()), str(e.get("msg", "invalid")), str(e.get("type", "")))
-            for e in exc.errors()
+            for e in raw
         ]
         fields = ", ".join(sorted({e["field"] for e in errors})) or "request"
         return problem(
@@ -309,12 +371,13 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
         if exc.status_code == 400 and request.method in ("POST", "PATCH", "PUT"):
             # The framework's "error parsing the body" (bytes that are not UTF-8 JSON):
             # bad input, so a 422 naming the body like any other validation error.
+            message = "the body is not valid JSON (not UTF-8 text)"
             return problem(
                 422,
                 "Unprocessable Content",
-                "The body is not valid JSON.",
+                message,
                 slug="validation-error",
-                errors=[_error_entry(["body"], "The body is not valid JSON.", "json_invalid")],
+                errors=[_error_entry(["body"], message, "json_invalid")],
             )
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, detail)
         headers = dict(exc.headers or {})

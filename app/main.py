@@ -22,9 +22,14 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.idempotency import dependencies as idempotency
 from app.idempotency import service as idempotency_service
+from app.load_shedding import InFlightLimit
 from app.middleware import BodySizeLimit
 from app.observability import install_observability, start_metrics_listener
+from app.openapi_doc import install_openapi
+from app.pages import install_pages
+from app.webhooks import dispatcher as webhook_dispatcher
 from app.widget.router import router as widget_router
+from app.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +70,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 load_secret(settings), key_cache_seconds=settings.api_key_cache_seconds
             ),
             key_cache=KeyCache(settings.api_key_cache_seconds),
-            limiter=RateLimiter(settings.rate_limit_per_minute),
+            limiter=RateLimiter(settings.token_rate_limit_per_minute),
             failed_auth=RateLimiter(
                 settings.failed_auth_per_minute,
                 message="Too many failed authentication attempts from this address.",
             ),
-            token_limiter=RateLimiter(
-                settings.token_rate_limit_per_minute,
-                message="Too many requests with this feedback token.",
-            ),
         )
         purger = asyncio.create_task(purge_idempotency_keys_forever(app))
+        app.state.writer = GroupWriter.for_app(app)
+        app.state.writer.start()
         metrics_listener = start_metrics_listener(app, settings)
+        webhook_dispatcher.start(app, settings, url)
         try:
             yield
         finally:
+            await webhook_dispatcher.stop(app)
             if metrics_listener is not None:
                 metrics_listener.shutdown()
                 metrics_listener.server_close()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            # uvicorn has drained the requests: commit what they queued before the pool goes.
+            await app.state.writer.close()
             # Graceful shutdown: uvicorn has drained in-flight requests; let pending
             # bookkeeping writes (key last_used_at) finish before the pool closes.
             pending = app.state.auth.background
@@ -103,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Collects and analyses feedback on AI answers.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by app.pages
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app, retry_after_seconds=settings.retry_after_seconds)
@@ -110,6 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added first = innermost: request id → body size → CORS → caller → route.
     app.add_middleware(Authentication, prefix="/api/v1")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_in_flight_requests,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -122,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(dashboard_router)
     app.include_router(widget_router)
+    install_pages(app)
+    install_openapi(app)
     install_observability(app, settings)
     return app
 

@@ -27,8 +27,10 @@ MAX_LIMIT = 500
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass `next_cursor` back as `?cursor=` for the next one."""
 
-    items: list[T]
-    next_cursor: str | None = Field(default=None, description="Null on the last page.")
+    items: list[T] = Field(description="This page's items, in the list's order.", examples=[[]])
+    next_cursor: str | None = Field(
+        default=None, description="Null on the last page.", examples=["WzAuNDUsICI5YjJlIl0"]
+    )
 
 
 class Pagination(BaseModel):

@@ -1,5 +1,6 @@
-"""Field types shared by every domain's request bodies."""
+"""Field types shared by every domain's request and response bodies."""
 
+import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
@@ -8,6 +9,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    PlainSerializer,
     StringConstraints,
     WithJsonSchema,
 )
@@ -48,22 +50,13 @@ def _json_number(value: Any) -> Any:
 
 JsonNumber = BeforeValidator(_json_number)
 
-# Constraints come before `JsonNumber`: after it, the schema would lose minimum/maximum.
+# Constraints come before `JsonNumber`: after it, the schema would lose minimum/maximum
+# (the float rendering of 2**63 - 1 is put right in `app/openapi_doc.py`).
 USER_ID_MAX = 2**63 - 1
 UserId = Annotated[
     int,
     Field(ge=1, le=USER_ID_MAX, description="The platform's integer user id."),
     JsonNumber,
-    # FastAPI's OpenAPI model holds bounds as floats: 2**63 - 1 would round up to 2**63,
-    # which a float holds exactly as the exclusive bound.
-    WithJsonSchema(
-        {
-            "type": "integer",
-            "minimum": 1,
-            "exclusiveMaximum": USER_ID_MAX + 1,
-            "description": "The platform's integer user id.",
-        }
-    ),
 ]
 Provider = Annotated[
     str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_nul), NoNulSchema
@@ -119,3 +112,39 @@ class RefusesServerOwned(BaseModel):
     approval_status: ServerOwned = None
     cost_savings: ServerOwned = None
     hit_count: ServerOwned = None
+
+
+# --- response values: how numbers and instants are shown (exact values stay in the database
+# and in exports) -----------------------------------------------------------------------------
+
+
+def iso_z(value: dt.datetime | None) -> str | None:
+    """ISO-8601 in UTC with a `Z` (never `+00:00`): JSON responses, CLI output and CSV."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # naive values in this service are UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_z(value: dt.datetime) -> str:
+    return iso_z(value) or ""
+
+
+UtcDateTime = Annotated[dt.datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
+"""A timestamp rendered as ISO-8601 UTC ending in `Z`, the one serializer every schema uses."""
+
+USD_DECIMALS = 6
+MS_DECIMALS = 1
+
+UsdAmount = Annotated[
+    float,
+    PlainSerializer(lambda v: round(v, USD_DECIMALS), return_type=float, when_used="json"),
+]
+"""Money in a response: USD rounded to 6 decimals (the column's scale)."""
+
+Milliseconds = Annotated[
+    float,
+    PlainSerializer(lambda v: round(v, MS_DECIMALS), return_type=float, when_used="json"),
+]
+"""A duration in a response: milliseconds rounded to 0.1."""

@@ -13,6 +13,7 @@ from alembic_utils.replaceable_entity import ReplaceableEntity
 from sqlmodel import SQLModel
 
 from app.cache.flagging import GOOD_RATING
+from app.quality import triggers as quality_triggers
 
 # clock_timestamp(), not now(): an update later in the same transaction as the insert
 # must still move updated_at.
@@ -146,6 +147,7 @@ def tables_with_updated_at() -> list[str]:
 def replaceable_entities() -> list[ReplaceableEntity]:
     """What env.py registers with alembic_utils."""
     import app.models  # noqa: F401  (the trigger list depends on every table being loaded)
+    from app.analytics import triggers as analytics_triggers
 
     return [
         set_updated_at,
@@ -154,4 +156,6 @@ def replaceable_entities() -> list[ReplaceableEntity]:
         cache_feedback_tally_trigger,
         cache_feedback_supersede,
         cache_feedback_supersede_trigger,
+        *quality_triggers.replaceable_entities(),
+        *analytics_triggers.entities(),
     ]

@@ -175,8 +175,11 @@ class LiveService:
         return result
 
 
-async def _make_keys(database_url: str) -> tuple[str, str]:
-    engine = create_engine(make_settings(database_url), database_url)
+async def _make_keys(database_url: str, **settings: Any) -> tuple[str, str]:
+    # Behind PgBouncer (transaction mode) the keys, too, must be made without cached statements.
+    cache = settings.get("db_statement_cache_size")
+    overrides = {} if cache is None else {"db_statement_cache_size": int(cache)}
+    engine = create_engine(make_settings(database_url, **overrides), database_url)
     try:
         async with AsyncSession(engine) as session:
             _, admin = await auth_service.create_key(session, scope=Scope.admin, name="browser")
@@ -224,7 +227,7 @@ async def running_service(
     """`uvicorn app.main:app` on 127.0.0.1:<free port> against `database_url` (already
     migrated), with an admin and an ingest key; settings as keyword arguments. Stopped
     (SIGTERM, then SIGKILL after 30 s) on exit."""
-    admin, ingest = await _make_keys(database_url)
+    admin, ingest = await _make_keys(database_url, **settings)
     env = service_env(database_url, **settings)
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
     for _attempt in range(3):  # a free port can be taken between probe and bind
@@ -314,10 +317,11 @@ class PageProbe:
         return found
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[PageProbe]:
-    """A fresh context and page per test, with collectors attached."""
-    context = await browser.new_context()
+@asynccontextmanager
+async def probed_page(browser: Browser, **context_options: Any) -> AsyncIterator[PageProbe]:
+    """A fresh context (e.g. `viewport={...}`) and page with collectors attached; the
+    context is closed on exit."""
+    context = await browser.new_context(**context_options)
     await context.add_init_script(_COLLECT_VIOLATIONS)
     new_page = await context.new_page()
     new_page.set_default_timeout(15_000)
@@ -328,3 +332,10 @@ async def page(browser: Browser) -> AsyncIterator[PageProbe]:
         yield probe
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[PageProbe]:
+    """A fresh context and page per test, with collectors attached."""
+    async with probed_page(browser) as probe:
+        yield probe

@@ -5,16 +5,18 @@ isolation by an outer transaction that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -102,8 +104,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "feedback_token_secret": TOKEN_SECRET,
-        "rate_limit_per_minute": 0,
         "token_rate_limit_per_minute": 0,
+        # Concurrency tests fire hundreds of requests at once through ASGITransport.
+        "max_in_flight_requests": 0,
         "feedback_data_dir": TEST_DATA_DIR,
         **overrides,
     }
@@ -183,6 +186,31 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+TokenMinter = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def mint_token(client: httpx.AsyncClient, ingest_headers: dict[str, str]) -> TokenMinter:
+    """Mint a feedback token over HTTP, as a frontend's backend does; returns the token."""
+
+    async def mint(**body: Any) -> str:
+        response = await client.post("/api/v1/feedback-tokens", json=body, headers=ingest_headers)
+        assert response.status_code == 201, response.text
+        token: str = response.json()["token"]
+        return token
+
+    return mint
+
+
+async def count_rows(conn: AsyncConnection | AsyncSession | AsyncEngine, table: str) -> int:
+    """How many rows `table` (optionally with a WHERE clause) holds, seen from `conn`."""
+    statement = sa.text(f"SELECT count(*) FROM {table}")
+    if isinstance(conn, AsyncEngine):
+        async with conn.connect() as connection:
+            return int((await connection.execute(statement)).scalar_one())
+    return int((await conn.execute(statement)).scalar_one())
+
+
 @pytest.fixture
 async def admin_headers(make_key: KeyMaker) -> dict[str, str]:
     return bearer(await make_key(Scope.admin, name="test admin"))
@@ -193,14 +221,28 @@ async def ingest_headers(make_key: KeyMaker) -> dict[str, str]:
     return bearer(await make_key(Scope.ingest, name="test ingest"))
 
 
+@contextlib.asynccontextmanager
+async def app_on_own_database(
+    databases: DatabaseFactory, *, routers: Sequence[APIRouter] = (), **overrides: object
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app on its own freshly migrated database with real commits (no outer
+    transaction), started, and an HTTP client for it; `overrides` are settings."""
+    url = await databases.migrated()
+    application = create_app(make_settings(url, **overrides))
+    for router in routers:
+        application.include_router(router)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield application, http
+
+
 @pytest.fixture
 async def committed_app(databases: DatabaseFactory):
     """An app on its own freshly migrated database, with real commits (no outer transaction).
     For concurrency, idempotency races and anything that must see committed rows."""
-    url = await databases.migrated()
     # Concurrency tests queue hundreds of requests on 2 shared cores: wait for the pool.
-    application = create_app(make_settings(url, db_pool_timeout_seconds=60))
-    async with application.router.lifespan_context(application):
+    async with app_on_own_database(databases, db_pool_timeout_seconds=60) as (application, _):
         yield application
 
 

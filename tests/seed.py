@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.analytics.triggers import ROLLUP_TABLES
+
 SEED_USER_ID = 990_000_001
 SEED_EMAIL = "seed.user@example.com"
 SEED_QUERY_ID = "6f1c1b7e-2d7a-4b8e-9a51-0c1d2e3f4a5b"
@@ -30,9 +32,10 @@ STATEMENTS = [
     (
         "routing_metrics",
         "INSERT INTO routing_metrics (request_id, strategy_used, confidence, selected_provider, "
-        "selected_model, baseline_cost, actual_cost, pattern_detected, complexity_score, user_id) "
+        "selected_model, baseline_cost, actual_cost, pattern_detected, complexity_score, user_id, "
+        "latency_ms) "
         "VALUES ('seed-request', 'hybrid', 'high', 'anthropic', 'claude-haiku', 0.01, 0.004, "
-        f"'tax_question', 0.4, {SEED_USER_ID})",
+        f"'tax_question', 0.4, {SEED_USER_ID}, 850)",
     ),
     (
         "routing_feedback",
@@ -65,6 +68,17 @@ STATEMENTS = [
         f"VALUES ('seed-conversation', 'down', '{SEED_QUERY_ID}', {SEED_USER_ID}, "
         f"'{SEED_EMAIL}', ARRAY['inaccurate'], 'wrong rate')",
     ),
+    # Filled by the quality triggers on votes and expert_feedback (nothing writes them
+    # directly); the check fails the seed if the triggers did not.
+    (
+        "query_current_votes",
+        f"SELECT 1 / count(*) FROM query_current_votes WHERE query_id = '{SEED_QUERY_ID}'",
+    ),
+    (
+        "query_signals",
+        f"SELECT 1 / count(*) FROM query_signals WHERE query_id = '{SEED_QUERY_ID}' "
+        "AND down_votes = 1 AND verdict = 'incorrect'",
+    ),
     (
         "api_keys",
         "INSERT INTO api_keys (public_id, secret_hash, name, scope, user_id) VALUES "
@@ -77,9 +91,32 @@ STATEMENTS = [
         "'{}', now() + interval '1 day')",
     ),
     ("user_erasures", "INSERT INTO user_erasures (user_hash) VALUES (repeat('e', 64))"),
+    (
+        "webhook_endpoints",
+        "INSERT INTO webhook_endpoints (url, events, secret_ciphertext) VALUES "
+        "('https://hooks.example.com/seed', ARRAY['vote.down'], 'v1.c2VlZA==')",
+    ),
+    (
+        "webhook_events",
+        "INSERT INTO webhook_events (type, data, user_id) VALUES ('vote.down', "
+        f"jsonb_build_object('conversation_id', 'seed-conversation', 'user_id', {SEED_USER_ID}), "
+        f"{SEED_USER_ID})",
+    ),
+    (
+        "webhook_deliveries",
+        "INSERT INTO webhook_deliveries (event_id, endpoint_id, attempts) "
+        "SELECT ev.id, ep.id, 1 FROM webhook_events ev, webhook_endpoints ep "
+        "WHERE ep.url = 'https://hooks.example.com/seed'",
+    ),
+    (
+        "webhook_attempts",
+        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error) "
+        "SELECT id, 1, 503, 'HTTP 503 from the receiver' FROM webhook_deliveries",
+    ),
 ]
 
-SEEDED_TABLES = [table for table, _ in STATEMENTS]
+# The rollups are filled by their triggers from the rows above.
+SEEDED_TABLES = [table for table, _ in STATEMENTS] + list(ROLLUP_TABLES)
 
 
 async def seed_every_table(conn: AsyncConnection) -> None:

@@ -23,6 +23,7 @@ def upgrade() -> None:
     op.add_column(
         "idempotency_keys",
         sa.Column("replayable", sa.Boolean(), server_default=sa.true(), nullable=False),
+        if_not_exists=True,  # robust: this revision commits midway (squawk)
     )
     op.add_column(
         "idempotency_keys",
@@ -32,23 +33,38 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::bigint[]"),
             nullable=False,
         ),
+        if_not_exists=True,
     )
-    # Records are short-lived (24 h) and the table small: a plain build is brief.
-    op.create_index(
-        "ix_idempotency_keys_owner_user_ids",
-        "idempotency_keys",
-        ["owner_user_ids"],
-        unique=False,
-        postgresql_using="gin",
-    )
+    # An index on an existing (write-hot) table: built CONCURRENTLY outside the
+    # transaction, with env.py's session advisory lock still held (docs/reliability.md).
+    with op.get_context().autocommit_block():
+        op.execute("SET lock_timeout = '5s'")
+        op.drop_index(
+            "ix_idempotency_keys_owner_user_ids",
+            table_name="idempotency_keys",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
+        op.create_index(
+            "ix_idempotency_keys_owner_user_ids",
+            "idempotency_keys",
+            ["owner_user_ids"],
+            unique=False,
+            postgresql_using="gin",
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
-    op.drop_index(
-        "ix_idempotency_keys_owner_user_ids",
-        table_name="idempotency_keys",
-        postgresql_using="gin",
-    )
+    with op.get_context().autocommit_block():
+        op.execute("SET lock_timeout = '5s'")
+        op.drop_index(
+            "ix_idempotency_keys_owner_user_ids",
+            table_name="idempotency_keys",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
     op.drop_column("idempotency_keys", "owner_user_ids")
     op.drop_column("idempotency_keys", "replayable")

@@ -100,24 +100,42 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("user_hash", name=op.f("pk_user_erasures")),
+        if_not_exists=True,  # robust: this revision commits midway (squawk)
     )
     # Nullable columns without defaults: no table rewrite. Existing ratings came from keys
     # or from tokens that carried no rater, so each keeps counting.
-    op.add_column("cache_feedback", sa.Column("rater", sa.String(length=64), nullable=True))
     op.add_column(
-        "cache_feedback", sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True)
-    )
-    # No existing row has a rater, so the new partial index is empty: built in place.
-    op.create_index(
-        "uq_cache_feedback_current_rater",
         "cache_feedback",
-        ["cache_key", "rater"],
-        unique=True,
-        postgresql_where=sa.text("rater IS NOT NULL AND superseded_at IS NULL"),
+        sa.Column("rater", sa.String(length=64), nullable=True),
+        if_not_exists=True,
+    )
+    op.add_column(
+        "cache_feedback",
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        if_not_exists=True,
     )
     op.replace_entity(_tally(TALLY_BODY))
     op.create_entity(cache_feedback_supersede)
     op.create_entity(cache_feedback_supersede_trigger)
+    # An index on an existing (write-hot) table: CONCURRENTLY, outside the transaction,
+    # with env.py's session advisory lock still held (docs/reliability.md).
+    with op.get_context().autocommit_block():
+        op.execute("SET lock_timeout = '5s'")
+        op.drop_index(
+            "uq_cache_feedback_current_rater",
+            table_name="cache_feedback",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
+        op.create_index(
+            "uq_cache_feedback_current_rater",
+            "cache_feedback",
+            ["cache_key", "rater"],
+            unique=True,
+            postgresql_where=sa.text("rater IS NOT NULL AND superseded_at IS NULL"),
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth import keys
 from app.auth import service as auth_service
+from app.auth.models import Scope as KeyScope
 from app.auth.principal import Principal, token_digest
 from app.auth.tokens import TOKEN_PREFIX, TokenInvalid, TokenSigner, ensure_token_standing
 from app.errors import TooManyRequests, Unauthorized, render_error
@@ -79,38 +80,52 @@ class RateLimiter:
     def __post_init__(self) -> None:
         self._buckets = LRU(self.capacity)
 
-    def _refill(self, identity: str) -> _Bucket:
+    def _refill(self, identity: str, per_minute: int) -> _Bucket:
         now = time.monotonic()
         bucket = self._buckets.get(identity)
         if bucket is None:
-            bucket = _Bucket(float(self.per_minute), now)
+            bucket = _Bucket(float(per_minute), now)
             self._buckets.put(identity, bucket)
         bucket.tokens = min(
-            float(self.per_minute), bucket.tokens + (now - bucket.updated) * self.per_minute / 60
+            float(per_minute), bucket.tokens + (now - bucket.updated) * per_minute / 60
         )
         bucket.updated = now
         return bucket
 
-    def _refusal(self, bucket: _Bucket) -> TooManyRequests:
-        retry_after = max(1, math.ceil((1.0 - bucket.tokens) * 60 / self.per_minute))
+    def _refusal(self, bucket: _Bucket, per_minute: int) -> TooManyRequests:
+        retry_after = max(1, math.ceil((1.0 - bucket.tokens) * 60 / per_minute))
         return TooManyRequests(self.message, headers={"Retry-After": str(retry_after)})
 
-    def check(self, identity: str) -> None:
-        """Take one token from `identity`'s bucket, or raise 429."""
-        if self.per_minute <= 0:
+    def check(self, identity: str, per_minute: int | None = None) -> None:
+        """Take one token from `identity`'s bucket (of `per_minute`, default the limiter's
+        own), or raise 429."""
+        limit = self.per_minute if per_minute is None else per_minute
+        if limit <= 0:
             return
-        bucket = self._refill(identity)
+        bucket = self._refill(identity, limit)
         if bucket.tokens < 1.0:
-            raise self._refusal(bucket)
+            raise self._refusal(bucket, limit)
         bucket.tokens -= 1.0
 
     def ensure_left(self, identity: str) -> None:
         """429 if `identity` has no token left, without taking one."""
         if self.per_minute <= 0:
             return
-        bucket = self._refill(identity)
+        bucket = self._refill(identity, self.per_minute)
         if bucket.tokens < 1.0:
-            raise self._refusal(bucket)
+            raise self._refusal(bucket, self.per_minute)
+
+
+def rate_limit_for(principal: Principal, token_limit: int) -> int:
+    """Requests per minute for this caller (0 = unlimited): a key's own limit if it has
+    one; else browser tokens and expert keys get TOKEN_RATE_LIMIT_PER_MINUTE, while
+    server-to-server keys (ingest, admin) are unlimited, so one gateway key is not
+    throttled by a limit meant for browsers."""
+    if principal.token is not None:
+        return token_limit
+    if principal.key_rate_limit is not None:
+        return principal.key_rate_limit
+    return token_limit if principal.scope is KeyScope.expert else 0
 
 
 class KeyCache:
@@ -140,8 +155,6 @@ class AuthState:
     key_cache: KeyCache
     limiter: RateLimiter
     failed_auth: RateLimiter
-    # Browser tokens get a tighter bucket than server keys: the vote policy (README).
-    token_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     last_touch: LRU[uuid.UUID, float] = field(default_factory=lambda: LRU(10_000))
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -213,7 +226,11 @@ async def authenticate(app: FastAPI, authorization: str | None) -> Principal:
         raise Unauthorized("This API key was revoked.", headers=INVALID_TOKEN)
     _touch_later(state, app.state.engine, record.id)
     return Principal(
-        scope=record.scope, key_id=record.id, expert_id=record.expert_id, user_id=record.user_id
+        scope=record.scope,
+        key_id=record.id,
+        expert_id=record.expert_id,
+        user_id=record.user_id,
+        key_rate_limit=record.rate_limit_per_minute,
     )
 
 
@@ -250,9 +267,9 @@ class Authentication:
             except Unauthorized:
                 state.failed_auth.check(address)
                 raise
-            state.limiter.check(principal.rate_identity)
-            if principal.token is not None:
-                state.token_limiter.check(principal.rate_identity)
+            state.limiter.check(
+                principal.rate_identity, rate_limit_for(principal, state.limiter.per_minute)
+            )
         except Exception as exc:  # rendered here: this runs outside the app's handlers
             response = render_error(exc, retry_after_seconds=app.state.settings.retry_after_seconds)
             if response is None:

@@ -25,6 +25,10 @@ class ApiKey(SQLModel, table=True):
         sa.CheckConstraint(
             "(scope = 'expert') = (expert_id IS NOT NULL)", name="expert_id_iff_expert_scope"
         ),
+        sa.CheckConstraint(
+            "rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0",
+            name="rate_limit_positive",
+        ),
         sa.Index("ix_api_keys_expert_id", "expert_id"),
         sa.Index("ix_api_keys_user_id", "user_id"),
     )
@@ -45,3 +49,5 @@ class ApiKey(SQLModel, table=True):
     created_at: dt.datetime | None = created_at_column()
     last_used_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     revoked_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # NULL: the scope's default (ingest and admin unlimited, expert keys the token limit).
+    rate_limit_per_minute: int | None = Field(default=None, sa_type=sa.Integer)

@@ -27,6 +27,8 @@ class Principal:
     token: FeedbackToken | None = None
     # sha256 of the presented token: a stable identity for a token without storing it.
     token_digest: str | None = None
+    # The key's own requests per minute, if it has one (see `authentication.rate_limit_for`).
+    key_rate_limit: int | None = None
 
     @property
     def is_admin(self) -> bool:

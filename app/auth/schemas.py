@@ -1,13 +1,12 @@
 """Request and response bodies of the access-control routes."""
 
-import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth.models import Scope
-from app.schemas import CacheKey, ExternalId, JsonNumber, UserId
+from app.schemas import CacheKey, ExternalId, JsonNumber, UserId, UtcDateTime
 
 
 class FeedbackTokenCreate(BaseModel):
@@ -30,10 +29,26 @@ class FeedbackTokenCreate(BaseModel):
         },
     )
 
-    conversation_id: ExternalId | None = None
-    cache_key: CacheKey | None = None
-    user_id: UserId | None = None
-    ttl_seconds: Annotated[int, Field(ge=1, le=86400), JsonNumber] | None = None
+    conversation_id: ExternalId | None = Field(
+        default=None,
+        description="Bind the token to this conversation (or give `cache_key`).",
+        examples=["conv-8f14e45f"],
+    )
+    cache_key: CacheKey | None = Field(
+        default=None,
+        description="Bind the token to this cache entry (or give `conversation_id`).",
+        examples=["sha256:9f86d081884c7d65"],
+    )
+    user_id: UserId | None = Field(
+        default=None,
+        description="Bind the signed-in user: votes with the token record them.",
+        examples=[4211],
+    )
+    ttl_seconds: Annotated[int, Field(ge=1, le=86400), JsonNumber] | None = Field(
+        default=None,
+        description="Lifetime in seconds (at most 86400); default 3600.",
+        examples=[3600],
+    )
 
     @model_validator(mode="after")
     def exactly_one_target(self) -> "FeedbackTokenCreate":
@@ -43,14 +58,22 @@ class FeedbackTokenCreate(BaseModel):
 
 
 class FeedbackTokenCreated(BaseModel):
-    token: str
-    expires_at: dt.datetime
+    token: str = Field(
+        description="The bearer token for the browser (`Authorization: Bearer …`).",
+        examples=["fbt_eyJjIjoiY29udi04ZjE0ZTQ1ZiJ9.Z3x1"],
+    )
+    expires_at: UtcDateTime = Field(
+        description="When the token stops working (ISO-8601, UTC).",
+        examples=["2026-11-23T21:00:00Z"],
+    )
 
 
 class Caller(BaseModel):
     """Who the presented credential is, as the service sees it (never the secret)."""
 
-    kind: Literal["key", "token"] = Field(description="An API key or a feedback token.")
+    kind: Literal["key", "token"] = Field(
+        description="An API key or a feedback token.", examples=["key"]
+    )
     scope: Scope | None = Field(
         default=None, description="The key's scope; null for a token.", examples=["ingest"]
     )
@@ -73,6 +96,6 @@ class Caller(BaseModel):
     user_id: int | None = Field(
         default=None, description="The user the key or token is bound to.", examples=[4211]
     )
-    expires_at: dt.datetime | None = Field(
+    expires_at: UtcDateTime | None = Field(
         default=None, description="When a token expires.", examples=["2026-12-01T21:00:00Z"]
     )

@@ -31,6 +31,24 @@ class KeyRecord:
     expert_id: uuid.UUID | None
     user_id: int | None
     revoked: bool
+    rate_limit_per_minute: int | None = None
+
+
+class InvalidRateLimit(UnprocessableEntity):
+    """A rate limit that is not a positive number of requests per minute."""
+
+
+def parse_rate_limit(text: str) -> int | None:
+    """`600/min`, `600` → 600; `none`/`unlimited` → None (the scope's default)."""
+    value = text.strip().lower()
+    if value in {"none", "unlimited", "default"}:
+        return None
+    number = value.removesuffix("/min").removesuffix("/m").strip()
+    if not number.isdigit() or int(number) <= 0:
+        raise InvalidRateLimit(
+            "A rate limit is N/min with N > 0, or `none`.", field=["rate_limit_per_minute"]
+        )
+    return int(number)
 
 
 async def create_key(
@@ -40,6 +58,7 @@ async def create_key(
     name: str | None = None,
     expert_id: uuid.UUID | None = None,
     user_id: int | None = None,
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Store a new key; returns the row and the full secret token (shown once, never stored)."""
     if scope is Scope.expert and expert_id is None:
@@ -56,6 +75,7 @@ async def create_key(
         scope=scope,
         expert_id=expert_id,
         user_id=user_id,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     session.add(row)
     await session.flush()
@@ -85,6 +105,42 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID | str) -> ApiKey:
     return row
 
 
+async def revoke_unused_keys(session: AsyncSession, *, name: str, unused_for: dt.timedelta) -> int:
+    """Revoke the live keys called `name` not used for `unused_for`; returns how many."""
+    last_seen = sa.func.coalesce(col(ApiKey.last_used_at), col(ApiKey.created_at))
+    result = await session.execute(
+        sa.update(ApiKey)
+        .where(
+            col(ApiKey.name) == name,
+            col(ApiKey.revoked_at).is_(None),
+            last_seen < sa.func.now() - unused_for,
+        )
+        .values(revoked_at=sa.func.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def set_rate_limit(
+    session: AsyncSession, key_id: uuid.UUID | str, rate_limit_per_minute: int | None
+) -> ApiKey:
+    """Set a key's own limit (None: back to its scope's default); every replica applies it
+    within the key cache lifetime."""
+    if rate_limit_per_minute is not None and rate_limit_per_minute <= 0:
+        raise InvalidRateLimit("A rate limit must be positive.", field=["rate_limit_per_minute"])
+    row = await session.scalar(sa.select(ApiKey).where(_key_condition(key_id)))
+    if row is None:
+        raise UnknownApiKey(f"No API key {key_id}.")
+    row.rate_limit_per_minute = rate_limit_per_minute
+    await session.flush()
+    return row
+
+
+def _key_condition(key_id: uuid.UUID | str) -> sa.ColumnElement[bool]:
+    if isinstance(key_id, str) and not _is_uuid(key_id):
+        return col(ApiKey.public_id) == key_id
+    return col(ApiKey.id) == uuid.UUID(str(key_id))
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -106,6 +162,7 @@ async def find_key(session: AsyncSession, public_id: str) -> KeyRecord | None:
         expert_id=row.expert_id,
         user_id=row.user_id,
         revoked=row.revoked_at is not None,
+        rate_limit_per_minute=row.rate_limit_per_minute,
     )
 
 

@@ -30,6 +30,13 @@ class CacheEntry(SQLModel, table=True):
         ),
         sa.Index("ix_response_cache_status", "status"),
         sa.Index("ix_response_cache_created_at", "created_at"),
+        # Analytics' flagged list: only flagged entries, newest flag first.
+        sa.Index(
+            "ix_response_cache_flagged_at",
+            sa.text("flagged_at DESC"),
+            "cache_key",
+            postgresql_where=sa.text("status = 'flagged'"),
+        ),
     )
 
     id: uuid.UUID | None = uuid_pk()

@@ -116,7 +116,8 @@ async def rate_cache_entry(
     session: SessionDep,
     settings: SettingsDep,
     user_agent: Annotated[
-        str | None, Header(description="The rating client, stored with the rating.")
+        str | None,
+        Header(alias="User-Agent", description="The rating client, stored with the rating."),
     ] = None,
 ) -> CacheFeedbackCreated:
     """Rate a cached response 1..5; the rating that shows it is bad flags the entry."""
@@ -155,5 +156,7 @@ async def unflag_cache_entry(
 async def cache_analytics(
     window: TimeWindowDep, principal: Admin, session: SessionDep
 ) -> CacheAnalytics:
-    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys in a window."""
+    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys in a window
+    (default: `to` = now, `from` = `to` minus 30 days; hits count per whole UTC day), served
+    from rollups kept by database triggers."""
     return await service.cache_analytics(session, window)

@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import queries as analytics_queries
+from app.analytics.models import CacheHitRollup
 from app.auth.tokens import FeedbackToken
 from app.cache.flagging import GOOD_RATING, FlagRule
 from app.cache.models import CacheEntry, CacheEntryStatus, CacheFeedback, CacheHitDay
@@ -30,10 +32,13 @@ from app.query_params import (
     window_conditions,
 )
 from app.users.service import register_user
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 entries = CacheEntry.__table__  # type: ignore[attr-defined]
 feedback = CacheFeedback.__table__  # type: ignore[attr-defined]
 hit_days = CacheHitDay.__table__  # type: ignore[attr-defined]
+hit_rollups = CacheHitRollup.__table__  # type: ignore[attr-defined]
 
 USER_AGENT_MAX = 512
 FLAGGED_LIST_MAX = 1000
@@ -210,12 +215,26 @@ async def rate_entry(
     if status is CacheEntryStatus.active and rule.should_flag(
         ratings=tally.rating_count, good=tally.good_count
     ):
-        await session.execute(
-            sa.update(entries)
-            .where(entries.c.cache_key == cache_key)
-            .values(status=CacheEntryStatus.flagged, flagged_at=sa.func.now())
-        )
+        flagged = (
+            await session.execute(
+                sa.update(entries)
+                .where(entries.c.cache_key == cache_key)
+                .values(status=CacheEntryStatus.flagged, flagged_at=sa.func.now())
+                .returning(entries.c.provider, entries.c.model, entries.c.flagged_at)
+            )
+        ).one()
         status = CacheEntryStatus.flagged
+        # Emitted here, where the flag flips (the tally trigger only counts).
+        await webhooks.emit(
+            session,
+            EventType.cache_entry_flagged,
+            {
+                "cache_key": cache_key,
+                **flagged._asdict(),
+                "rating_count": tally.rating_count,
+                "good_count": tally.good_count,
+            },
+        )
     return RatingRecorded(id=rating_id, entry_status=status)
 
 
@@ -246,38 +265,19 @@ def _hit_day_range(window: TimeWindow) -> tuple[dt.date, dt.date]:
 
 
 async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAnalytics:
-    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys."""
+    """Entries, hits, cost saved, rating histogram, satisfaction and flagged keys; counts
+    come from the rollups (window default: the last 30 days)."""
+    start, end = window.start, window.end
+    window = TimeWindow(start=start, end=end)
+    parts = analytics_queries.window_parts(start, end) if start < end else None
     first_day, after_last_day = _hit_day_range(window)
-    entries_created = (
-        sa.select(sa.func.count())
-        .select_from(entries)
-        .where(*window_conditions(entries.c.created_at, window.start, window.end))
-        .scalar_subquery()
-    )
     hits = (
         sa.select(
-            sa.func.coalesce(sa.func.sum(hit_days.c.hits), 0).label("hits"),
-            sa.func.coalesce(sa.func.sum(hit_days.c.hits * entries.c.cost_usd), 0).label(
-                "cost_saved_usd"
-            ),
+            sa.func.coalesce(sa.func.sum(hit_rollups.c.hits), 0).label("hits"),
+            sa.func.coalesce(sa.func.sum(hit_rollups.c.cost_saved), 0).label("cost_saved_usd"),
         )
-        .select_from(hit_days.join(entries, entries.c.cache_key == hit_days.c.cache_key))
-        .where(*window_conditions(hit_days.c.day, first_day, after_last_day))
+        .where(*window_conditions(hit_rollups.c.day, first_day, after_last_day))
         .subquery("hits")
-    )
-    rating = feedback.c.rating
-    ratings = (
-        sa.select(
-            *(sa.func.count().filter(rating == value).label(f"r{value}") for value in range(1, 6)),
-            sa.func.count().label("rating_count"),
-            sa.func.avg(rating).label("avg_rating"),
-            sa.func.count().filter(rating >= GOOD_RATING).label("good"),
-        )
-        .where(
-            feedback.c.superseded_at.is_(None),  # a rater's replaced rating counts no more
-            *window_conditions(feedback.c.created_at, window.start, window.end),
-        )
-        .subquery("ratings")
     )
     flagged_filter = [
         entries.c.status == CacheEntryStatus.flagged,
@@ -307,23 +307,28 @@ async def cache_analytics(session: AsyncSession, window: TimeWindow) -> CacheAna
         sa.select(sa.func.count()).select_from(entries).where(*flagged_filter).scalar_subquery()
     )
     stmt = sa.select(
-        entries_created.label("entries"),
         hits.c.hits,
         hits.c.cost_saved_usd,
-        ratings,
         flagged_keys.label("flagged"),
         flagged_count.label("flagged_count"),
-    ).select_from(hits.join(ratings, sa.true()))
+    ).select_from(hits)
     row = (await session.execute(stmt)).mappings().one()
-    count = row["rating_count"]
+    entries_created, by_rating = 0, [0] * 5
+    if parts is not None:
+        await analytics_queries.plan_per_window(session)
+        counted = (await session.execute(analytics_queries.cache_statement(parts))).one()
+        entries_created, by_rating = int(counted.entries), [int(n) for n in counted.ratings]
+    count = sum(by_rating)
+    rating_sum = sum(value * n for value, n in zip(range(1, 6), by_rating, strict=True))
+    good = sum(n for value, n in zip(range(1, 6), by_rating, strict=True) if value >= GOOD_RATING)
     return CacheAnalytics(
-        entries=row["entries"],
+        entries=entries_created,
         hits=row["hits"],
         cost_saved_usd=row["cost_saved_usd"],
-        ratings={str(value): row[f"r{value}"] for value in range(1, 6)},
+        ratings={str(value): by_rating[value - 1] for value in range(1, 6)},
         rating_count=count,
-        avg_rating=row["avg_rating"],
-        satisfaction=row["good"] / count if count else None,
+        avg_rating=rating_sum / count if count else None,
+        satisfaction=good / count if count else None,
         flagged=row["flagged"] or [],
         flagged_count=row["flagged_count"],
     )

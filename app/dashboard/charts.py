@@ -8,6 +8,7 @@ the table cannot disagree.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -67,9 +68,10 @@ def bars(
     y_label: str,
     series_label: str,
     color: str = PALETTE[0],
+    y_range: tuple[float, float] | None = None,
 ) -> Spec:
-    """One bar per category."""
-    return {
+    """One bar per category; `y_range` fixes the axis (e.g. 0 to 100 for percentages)."""
+    spec: Spec = {
         "kind": "bars",
         "x_label": x_label,
         "y_label": y_label,
@@ -77,6 +79,9 @@ def bars(
         "x": list(range(len(labels))),
         "series": [{"label": series_label, "values": list(values), "color": color}],
     }
+    if y_range is not None:
+        spec["y_range"] = list(y_range)
+    return spec
 
 
 def quality_vs_cost(groups: Iterable[Mapping[str, Any]]) -> Spec:
@@ -114,3 +119,30 @@ def quality_vs_cost(groups: Iterable[Mapping[str, Any]]) -> Spec:
         "x": xs,
         "series": series,
     }
+
+
+HEAT_LEVELS = 5
+
+
+def confusion_matrix(votes: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
+    """Current vote by expert verdict as rows of cells, each with a shade 0..HEAT_LEVELS
+    (its count relative to the largest), drawn as a CSS grid: classes, not inline styles,
+    so the strict CSP holds. Up first, verdicts in the API's order."""
+    largest = max((n for row in votes.values() for n in row.values()), default=0)
+    rows = []
+    for vote in ("up", "down"):
+        counts = votes.get(vote, {})
+        rows.append(
+            {
+                "vote": vote,
+                "cells": [
+                    {
+                        "verdict": verdict,
+                        "count": count,
+                        "heat": 0 if largest == 0 else math.ceil(HEAT_LEVELS * count / largest),
+                    }
+                    for verdict, count in counts.items()
+                ],
+            }
+        )
+    return rows

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import keys
 from app.auth import service as auth_service
@@ -43,15 +44,20 @@ from app.dashboard.session import (
 from app.dashboard.window import Window, WindowInputError, resolve
 from app.db import SessionDep, request_session
 from app.errors import AppError, Forbidden, is_database_unavailable
+from app.experts import analytics as experts_analytics
 from app.experts import service as experts_service
 from app.experts.models import ApprovalStatus
 from app.experts.schemas import FaqCandidateReject
+from app.quality import service as quality_service
+from app.quality.priority import REASON_WEIGHT
 from app.query_params import Pagination, TimeWindow, decode_cursor
 from app.routing import service as routing_service
 from app.routing.schemas import GroupBy
-from app.schemas import ExternalId
+from app.schemas import USD_DECIMALS, ExternalId
 from app.transaction import TransactionalRoute
 from app.votes import service as votes_service
+from app.webhooks import service as webhooks_service
+from app.webhooks.models import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,8 @@ NAV = [
 NOTICES = {
     "signed_out": "You are signed out.",
     "expired": "Your session ended. Sign in again.",
+    "redelivery_queued": "The delivery is queued again: it is attempted now.",
+    "webhook_enabled": "The webhook is enabled; its pending deliveries are attempted now.",
 }
 QUEUE_PAGE_SIZE = 25
 FLAGGED_PAGE_SIZE = 50
@@ -92,6 +100,10 @@ RECOMMENDATION_PATTERNS_MAX = 8
 RECOMMENDATION_DAYS = 90
 REGRET_MIN_SAMPLES = 10
 FORM_MAX_FIELDS = 20
+REVIEW_PAGE_SIZE = 25
+CALIBRATION_REASONS = 20
+WEBHOOKS_MAX = 50
+DELIVERIES_PER_WEBHOOK = 20
 
 # Every file under static/, found once: the static route serves only these (no path
 # from the request ever reaches the filesystem).
@@ -122,6 +134,11 @@ def _format_time(value: dt.datetime | None) -> str:
     return "—" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _format_stamp(value: str | None) -> str:
+    """A timestamp as the JSON API sends it (ISO text), shown like `_format_time`."""
+    return "—" if not value else _format_time(dt.datetime.fromisoformat(value))
+
+
 templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,
@@ -129,7 +146,21 @@ templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters.update(pct=_format_pct, num=_format_num, usd=_format_usd, time=_format_time)
+
+
+def _money(value: float | None) -> float | None:
+    """A money value as the JSON API sends it (rounded to USD_DECIMALS)."""
+    return None if value is None else round(value, USD_DECIMALS)
+
+
+templates.filters.update(
+    pct=_format_pct,
+    num=_format_num,
+    usd=_format_usd,
+    time=_format_time,
+    stamp=_format_stamp,
+    money=_money,
+)
 
 
 class SignInRequired(Exception):
@@ -458,6 +489,14 @@ def _page(
 # ------------------------------------------------------------------------- pages
 
 
+async def _routing_groups(
+    session: AsyncSession, window: TimeWindow, group_by: GroupBy
+) -> list[dict[str, Any]]:
+    """The groups exactly as `GET /api/v1/analytics/routing` shows them (rounded alike)."""
+    groups = await routing_service.routing_analytics(session, window=window, group_by=group_by)
+    return [g.model_dump(mode="json") for g in groups]
+
+
 @router.get("")
 async def overview(request: Request, operator: OperatorDep, session: SessionDep) -> Response:
     """Satisfaction over time, quality vs cost per model, cache savings, queue sizes."""
@@ -465,11 +504,10 @@ async def overview(request: Request, operator: OperatorDep, session: SessionDep)
     votes = await votes_service.vote_analytics(
         session, start=window.start, end=window.end, bucket=window.bucket, top=10
     )
-    models = await routing_service.routing_analytics(
-        session, window=_time_window(window), group_by=GroupBy.model
-    )
+    models = await _routing_groups(session, _time_window(window), GroupBy.model)
     cache = await cache_service.cache_analytics(session, _time_window(window))
-    experts = await experts_service.expert_analytics(session, _time_window(window), top=1)
+    experts = await experts_analytics.expert_analytics(session, _time_window(window), top=1)
+    review_queue_size = await quality_service.review_queue_size(session)
     return _page(
         request,
         "overview.html",
@@ -480,6 +518,7 @@ async def overview(request: Request, operator: OperatorDep, session: SessionDep)
         models=models,
         cache=cache,
         pending_candidates=experts.candidates_by_status[ApprovalStatus.pending.value],
+        review_queue_size=review_queue_size,
         satisfaction_chart=charts.satisfaction_series(votes.series, window.bucket.value),
         quality_cost_chart=charts.quality_vs_cost(models),
     )
@@ -540,13 +579,11 @@ async def routing_page(request: Request, operator: OperatorDep, session: Session
     except ValueError:
         group_by, window_error = GroupBy.provider, "`group_by` must be provider, model or pattern."
     tw = _time_window(window)
-    groups = await routing_service.routing_analytics(session, window=tw, group_by=group_by)
+    groups = await _routing_groups(session, tw, group_by)
     models = (
-        groups
-        if group_by is GroupBy.model
-        else await routing_service.routing_analytics(session, window=tw, group_by=GroupBy.model)
+        groups if group_by is GroupBy.model else await _routing_groups(session, tw, GroupBy.model)
     )
-    patterns = await routing_service.routing_analytics(session, window=tw, group_by=GroupBy.pattern)
+    patterns = await _routing_groups(session, tw, GroupBy.pattern)
     recommendations = []
     for group in patterns[:RECOMMENDATION_PATTERNS_MAX]:
         if group["key"] is None:
@@ -620,11 +657,14 @@ async def unflag(request: Request, operator: OperatorDep, session: SessionDep) -
 async def experts_page(request: Request, operator: OperatorDep, session: SessionDep) -> Response:
     """Leaderboard by trust, reviews by type and by category, candidates by status."""
     window, window_error = _window(request)
-    analytics = await experts_service.expert_analytics(
+    analytics = await experts_analytics.expert_analytics(
         session, _time_window(window), top=LEADERBOARD_SIZE
     )
     by_type = analytics.feedback_by_type
     by_category = analytics.feedback_by_category
+    calibration = await quality_service.calibration(
+        session, start=window.start, end=window.end, top=CALIBRATION_REASONS
+    )
     return _page(
         request,
         "experts.html",
@@ -653,6 +693,17 @@ async def experts_page(request: Request, operator: OperatorDep, session: Session
             y_label="Reviews (count)",
             series_label="Reviews",
             color=charts.PALETTE[4],
+        ),
+        calibration=calibration.model_dump(mode="json", by_alias=True),
+        calibration_matrix=charts.confusion_matrix(calibration.votes.model_dump()),
+        calibration_chart=charts.bars(
+            [r.reason for r in calibration.reasons],
+            [round(r.incorrect_share * 100, 2) for r in calibration.reasons],
+            x_label="Down-vote reason",
+            y_label="Answers judged incorrect (%)",
+            series_label="Judged incorrect",
+            color=charts.PALETTE[1],
+            y_range=(0, 100),
         ),
     )
 
@@ -718,28 +769,89 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# Pages whose domains are being built on another branch (app/quality, app/webhooks).
 @router.get("/review-queue")
-async def review_queue(request: Request, operator: OperatorDep) -> Response:
-    """Down-voted queries awaiting experts: not yet available."""
+async def review_queue(request: Request, operator: OperatorDep, session: SessionDep) -> Response:
+    """Down-voted queries awaiting an expert, highest priority first (the API's queue)."""
+    cursor_text = request.query_params.get("cursor")
+    cursor = decode_cursor(cursor_text) if cursor_text else None
+    queue = await quality_service.review_queue(
+        session, Pagination(limit=REVIEW_PAGE_SIZE, cursor=cursor)
+    )
     return render(
         request,
-        "unavailable.html",
+        "review_queue.html",
         page="review",
-        title="Review queue",
-        feature="The review queue (down-voted queries awaiting an expert)",
+        items=[item.model_dump(mode="json") for item in queue.items],
+        next_cursor=queue.next_cursor,
+        first_page=cursor is None,
+        reason_weight=REASON_WEIGHT,
     )
 
 
 @router.get("/webhooks")
-async def webhooks(request: Request, operator: OperatorDep) -> Response:
-    """Webhook endpoints and deliveries: not yet available."""
+async def webhooks(request: Request, operator: OperatorDep, session: SessionDep) -> Response:
+    """Endpoints (a disabled one says why) and each one's recent deliveries."""
+    endpoints = await webhooks_service.list_endpoints(
+        session, Pagination(limit=WEBHOOKS_MAX, cursor=None)
+    )
+    listed = []
+    for endpoint in endpoints.items:
+        recent = await webhooks_service.list_deliveries(
+            session, endpoint.id, Pagination(limit=DELIVERIES_PER_WEBHOOK, cursor=None)
+        )
+        deliveries = [d.model_dump(mode="json") for d in recent.items]
+        failures = sum(1 for d in recent.items if d.status is DeliveryStatus.failed)
+        listed.append((endpoint.model_dump(mode="json"), deliveries, failures))
     return render(
         request,
-        "unavailable.html",
+        "webhooks.html",
         page="webhooks",
-        title="Webhooks",
-        feature="Webhooks (endpoints, recent deliveries, redelivery)",
+        endpoints=listed,
+        more_endpoints=endpoints.next_cursor is not None,
+        deliveries_shown=DELIVERIES_PER_WEBHOOK,
+    )
+
+
+def _webhook_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise webhooks_service.UnknownWebhook(f"No webhook {raw}.") from None
+
+
+@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
+async def redeliver(
+    webhook_id: str,
+    delivery_id: str,
+    request: Request,
+    operator: OperatorDep,
+    session: SessionDep,
+) -> Response:
+    """Queue a delivery again (the API's retry, same service call: 409 if disabled)."""
+    check_csrf(request, await read_form(request), operator.session.csrf)
+    endpoint_id = _webhook_id(webhook_id)
+    try:
+        delivery = uuid.UUID(delivery_id)
+    except ValueError:
+        raise webhooks_service.UnknownDelivery(
+            f"No delivery {delivery_id} for webhook {endpoint_id}."
+        ) from None
+    await webhooks_service.retry_delivery(session, endpoint_id, delivery)
+    return RedirectResponse(
+        f"/dashboard/webhooks?notice=redelivery_queued#delivery-{delivery}", status_code=303
+    )
+
+
+@router.post("/webhooks/{webhook_id}/enable")
+async def enable_webhook(
+    webhook_id: str, request: Request, operator: OperatorDep, session: SessionDep
+) -> Response:
+    """Enable a disabled endpoint again (the API's enable, same service call)."""
+    check_csrf(request, await read_form(request), operator.session.csrf)
+    endpoint_id = _webhook_id(webhook_id)
+    await webhooks_service.enable_endpoint(session, endpoint_id)
+    return RedirectResponse(
+        f"/dashboard/webhooks?notice=webhook_enabled#webhook-{endpoint_id}", status_code=303
     )
 
 

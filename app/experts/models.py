@@ -208,6 +208,7 @@ class ExpertFaqCandidate(SQLModel, table=True):
         sa.Index("ix_expert_faq_candidates_source_feedback_id", "source_feedback_id"),
         sa.Index("ix_expert_faq_candidates_expert_id", "expert_id"),
         sa.Index("ix_expert_faq_candidates_approved_by", "approved_by"),
+        sa.Index("ix_expert_faq_candidates_decided_by_key_id", "decided_by_key_id"),
     )
 
     id: uuid.UUID | None = uuid_pk()
@@ -235,6 +236,15 @@ class ExpertFaqCandidate(SQLModel, table=True):
     )
     approved_by: int | None = user_fk()
     approved_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # The audit trail of a decision: which admin key made it, and when (approval or
+    # rejection; null for auto-approvals, which no key decides).
+    decided_by_key_id: uuid.UUID | None = Field(
+        default=None,
+        sa_type=pg.UUID(as_uuid=True),
+        foreign_key="api_keys.id",
+        ondelete="SET NULL",
+    )
+    decided_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     rejection_reason: str | None = Field(default=None, sa_type=sa.Text)
     suggested_category: ItalianFeedbackCategory | None = Field(
         default=None, sa_type=pg_enum(ItalianFeedbackCategory, "italian_feedback_category")

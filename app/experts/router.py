@@ -10,7 +10,7 @@ from app.auth.dependencies import Admin, ExpertOrAdmin
 from app.auth.models import Scope
 from app.config import SettingsDep
 from app.db import SessionDep
-from app.experts import service
+from app.experts import analytics, service
 from app.experts.models import ApprovalStatus
 from app.experts.schemas import (
     ExpertAnalytics,
@@ -185,7 +185,10 @@ async def approve_faq_candidate(
 ) -> FaqCandidateRead:
     """Approve a pending FAQ candidate (409 if already decided); raises its author's trust."""
     return await service.approve_candidate(
-        session, candidate_id=candidate_id, admin_user_id=principal.user_id
+        session,
+        candidate_id=candidate_id,
+        admin_user_id=principal.user_id,
+        admin_key_id=principal.key_id,
     )
 
 
@@ -201,7 +204,11 @@ async def reject_faq_candidate(
 ) -> FaqCandidateRead:
     """Reject a pending FAQ candidate with a reason (409 if already decided)."""
     return await service.reject_candidate(
-        session, candidate_id=candidate_id, admin_user_id=principal.user_id, reason=payload.reason
+        session,
+        candidate_id=candidate_id,
+        admin_user_id=principal.user_id,
+        admin_key_id=principal.key_id,
+        reason=payload.reason,
     )
 
 
@@ -212,5 +219,7 @@ async def expert_analytics(
     window: TimeWindowDep,
     top: Annotated[int, Query(ge=1, le=100, description="Leaderboard size.")] = 10,
 ) -> ExpertAnalytics:
-    """Expert leaderboard by trust, reviews by type and category, candidates by status."""
-    return await service.expert_analytics(session, window, top=top)
+    """Expert leaderboard by trust, reviews by type and category in the window (default:
+    `to` = now, `from` = `to` minus 30 days), candidates by status (all time); counts come
+    from rollups kept by database triggers."""
+    return await analytics.expert_analytics(session, window, top=top)

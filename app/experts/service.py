@@ -49,10 +49,8 @@ from app.experts.models import (
     ExpertFeedback,
     ExpertProfile,
     FeedbackType,
-    ItalianFeedbackCategory,
 )
 from app.experts.schemas import (
-    ExpertAnalytics,
     ExpertCreate,
     ExpertFeedbackCreate,
     ExpertFeedbackCreated,
@@ -61,18 +59,17 @@ from app.experts.schemas import (
     ExpertUpdate,
     FaqCandidateRead,
     FaqCandidateRef,
-    LeaderboardEntry,
 )
 from app.query_params import (
     Page,
     Pagination,
-    TimeWindow,
     cursor_datetime,
     fetch_page,
     parse_cursor,
-    window_conditions,
 )
 from app.users.service import register_user
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 profiles = ExpertProfile.__table__  # type: ignore[attr-defined]
 reviews = ExpertFeedback.__table__  # type: ignore[attr-defined]
@@ -81,7 +78,6 @@ candidates = ExpertFaqCandidate.__table__  # type: ignore[attr-defined]
 # Advisory-lock class for "reviews of one query_id" (two-int4 form; the int is 'expr').
 _QUERY_LOCK_CLASS = 0x65787072
 CORRECTION_TYPES = (FeedbackType.incorrect, FeedbackType.incomplete)
-LEADERBOARD_DEFAULT = 10
 
 
 class UnknownExpert(NotFound):
@@ -366,6 +362,20 @@ async def submit_feedback(
             trust_now=own_row.trust_score,
             auto_approve=auto,
         )
+    review = payload.model_dump(
+        include={"query_id", "feedback_type", "category", "confidence_score", "complexity_rating"}
+    )
+    await webhooks.emit(
+        session,
+        EventType.expert_feedback_created,
+        {
+            "feedback_id": stored.id,
+            "expert_id": expert_id,
+            **review,
+            "faq_candidate_id": candidate.id if candidate else None,
+            "created_at": stored.created_at,
+        },
+    )
     return ExpertFeedbackCreated(
         id=stored.id, expert_id=expert_id, created_at=stored.created_at, faq_candidate=candidate
     )
@@ -400,7 +410,14 @@ async def _propose_candidate(
         "suggested_category": payload.category,
         "regulatory_references": payload.regulatory_references,
     }
-    returning = (c.id, c.approval_status)
+    returning = (
+        c.id,
+        c.approval_status,
+        c.query_id,
+        c.expert_id,
+        c.source_feedback_id,
+        c.priority_score,
+    )
     if auto_approve:
         # A trusted expert's correction is published; it takes over a pending candidate.
         took_over = (
@@ -412,6 +429,7 @@ async def _propose_candidate(
                     approval_status=ApprovalStatus.auto_approved,
                     approved_at=sa.func.now(),
                     approved_by=None,
+                    decided_at=sa.func.now(),
                     supporting_count=c.supporting_count + 1,
                     priority_score=c.priority_score + weight,
                 )
@@ -419,6 +437,7 @@ async def _propose_candidate(
             )
         ).one_or_none()
         if took_over is not None:
+            await _emit_candidate(session, EventType.faq_candidate_approved, took_over._mapping)
             return FaqCandidateRef(id=took_over.id, approval_status=took_over.approval_status)
         row = (
             await session.execute(
@@ -429,11 +448,13 @@ async def _propose_candidate(
                     question=payload.query_text,
                     approval_status=ApprovalStatus.auto_approved,
                     approved_at=sa.func.now(),
+                    decided_at=sa.func.now(),
                     priority_score=weight,
                 )
                 .returning(*returning)
             )
         ).one()
+        await _emit_candidate(session, EventType.faq_candidate_created, row._mapping)
         return FaqCandidateRef(id=row.id, approval_status=row.approval_status)
 
     insert = pg_insert(candidates).values(
@@ -454,9 +475,20 @@ async def _propose_candidate(
             "priority_score": c.priority_score + excluded.priority_score,
             **{name: sa.case((more_trusted, excluded[name]), else_=c[name]) for name in authored},
         },
-    ).returning(*returning)
+    ).returning(*returning, sa.literal_column("xmax = 0", sa.Boolean).label("inserted"))
     row = (await session.execute(upsert)).one()
+    if row.inserted:  # xmax = 0: this statement inserted the row (no conflict)
+        await _emit_candidate(session, EventType.faq_candidate_created, row._mapping)
     return FaqCandidateRef(id=row.id, approval_status=row.approval_status)
+
+
+async def _emit_candidate(
+    session: AsyncSession, event_type: EventType, row: Mapping[Any, Any]
+) -> None:
+    """A candidate's webhook event: ids, status and priority (never its text)."""
+    fields = ("query_id", "approval_status", "expert_id", "source_feedback_id", "priority_score")
+    data = {"candidate_id": row["id"], **{name: row[name] for name in fields}}
+    await webhooks.emit(session, event_type, data)
 
 
 async def list_expert_feedback(
@@ -517,6 +549,7 @@ async def _decide(
     *,
     status: ApprovalStatus,
     admin_user_id: int | None,
+    admin_key_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> FaqCandidateRead:
     c = candidates.c
@@ -532,7 +565,10 @@ async def _decide(
         .values(
             approval_status=status,
             approved_by=admin_user_id,
-            approved_at=sa.func.now(),
+            # approved_at keeps its name's meaning: null when the decision is a rejection.
+            approved_at=sa.func.now() if status is ApprovalStatus.approved else None,
+            decided_by_key_id=admin_key_id,
+            decided_at=sa.func.now(),
             rejection_reason=reason,
         )
         .returning(*candidates.c)
@@ -553,20 +589,39 @@ async def _decide(
         await session.execute(
             sa.update(profiles).where(p.id == row["expert_id"]).values(**evidence)
         )
+    decided = (
+        EventType.faq_candidate_approved
+        if status is ApprovalStatus.approved
+        else EventType.faq_candidate_rejected
+    )
+    await _emit_candidate(session, decided, row)
     return FaqCandidateRead.model_validate(dict(row))
 
 
 async def approve_candidate(
-    session: AsyncSession, *, candidate_id: uuid.UUID, admin_user_id: int | None
+    session: AsyncSession,
+    *,
+    candidate_id: uuid.UUID,
+    admin_user_id: int | None,
+    admin_key_id: uuid.UUID | None = None,
 ) -> FaqCandidateRead:
     """Approve a pending candidate (409 otherwise); its author's trust rises."""
     return await _decide(
-        session, candidate_id, status=ApprovalStatus.approved, admin_user_id=admin_user_id
+        session,
+        candidate_id,
+        status=ApprovalStatus.approved,
+        admin_user_id=admin_user_id,
+        admin_key_id=admin_key_id,
     )
 
 
 async def reject_candidate(
-    session: AsyncSession, *, candidate_id: uuid.UUID, admin_user_id: int | None, reason: str
+    session: AsyncSession,
+    *,
+    candidate_id: uuid.UUID,
+    admin_user_id: int | None,
+    reason: str,
+    admin_key_id: uuid.UUID | None = None,
 ) -> FaqCandidateRead:
     """Reject a pending candidate with a reason (409 otherwise); its author's trust falls."""
     return await _decide(
@@ -574,70 +629,6 @@ async def reject_candidate(
         candidate_id,
         status=ApprovalStatus.rejected,
         admin_user_id=admin_user_id,
+        admin_key_id=admin_key_id,
         reason=reason,
-    )
-
-
-# ---------------------------------------------------------------- analytics
-
-
-async def expert_analytics(
-    session: AsyncSession, window: TimeWindow, *, top: int = LEADERBOARD_DEFAULT
-) -> ExpertAnalytics:
-    """Leaderboard of active experts by trust, reviews by type and category in the window
-    (default: the last 30 days), and candidates by status."""
-    p, r, c = profiles.c, reviews.c, candidates.c
-    leaders = (
-        await session.execute(
-            sa.select(
-                p.id,
-                p.user_id,
-                p.trust_score,
-                p.feedback_count,
-                p.feedback_accuracy_rate.label("accuracy_rate"),
-                p.average_response_time_seconds,
-                p.approved_count,
-                p.rejected_count,
-                p.is_verified,
-            )
-            .where(p.is_active == sa.true())
-            .order_by(p.trust_score.desc(), p.id.asc())
-            .limit(top)
-        )
-    ).mappings()
-    experts = [LeaderboardEntry.model_validate(dict(row)) for row in leaders]
-
-    in_window = window_conditions(r.created_at, window.start, window.end)
-    by_type_cols = [
-        sa.func.count().filter(r.feedback_type == t).label(t.value) for t in FeedbackType
-    ]
-    by_category_cols = [
-        sa.func.count().filter(r.category == k).label(k.value) for k in ItalianFeedbackCategory
-    ]
-    counts = (
-        (await session.execute(sa.select(*by_type_cols, *by_category_cols).where(*in_window)))
-        .mappings()
-        .one()
-    )
-    by_status = (
-        (
-            await session.execute(
-                sa.select(
-                    *[
-                        sa.func.count().filter(c.approval_status == s).label(s.value)
-                        for s in ApprovalStatus
-                    ]
-                )
-            )
-        )
-        .mappings()
-        .one()
-    )
-    return ExpertAnalytics(
-        experts=experts,
-        feedback_by_type={t.value: counts[t.value] for t in FeedbackType},
-        feedback_by_category={k.value: counts[k.value] for k in ItalianFeedbackCategory},
-        candidates_by_status={s.value: by_status[s.value] for s in ApprovalStatus},
-        window_start=window.start,
-        window_end=window.end,
     )

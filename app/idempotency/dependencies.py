@@ -12,11 +12,9 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request, Response
-from fastapi.routing import iter_route_contexts
 
 from app.auth.dependencies import AnyCaller
 from app.db import SessionDep
-from app.errors import problem_response
 from app.idempotency import service
 from app.idempotency.service import StoredResponse
 from app.transaction import before_commit
@@ -24,6 +22,20 @@ from app.users.service import registered_user_ids
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+# Declared once; routes on the group-commit writer (`app/writer.py`) take it directly.
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=service.MAX_KEY_LENGTH,
+        description="Makes the POST safe to retry: the same key with the same body "
+        "returns the first response (`Idempotent-Replayed: true`) and creates "
+        "nothing; with another body → 409. Kept 24 h per credential.",
+        examples=["5f2b7c1e-8d0a-4c9e-9a57-2b1f0c3d4e5f"],
+    ),
+]
 
 
 class Replay(Exception):
@@ -45,41 +57,8 @@ async def _replay_response(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Render replays (raised from the dependency, so the transaction rolls back), and
-    document the 409 a reused key can get on every route that takes one."""
+    """Render replays (raised from the dependency, so the transaction rolls back)."""
     app.add_exception_handler(Replay, _replay_response)
-    build_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _document_conflicts(app, build_openapi())
-        return app.openapi_schema or build_openapi()
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-KEY_REUSED = problem_response(
-    "Conflict: the Idempotency-Key was already used with another request (or, for a "
-    "secret, already succeeded: a secret is shown once), or the body conflicts with "
-    "stored data."
-)
-
-
-def _document_conflicts(app: FastAPI, schema: dict[str, Any]) -> None:
-    # A `Depends` cannot declare responses, so the routes that take an Idempotency-Key are
-    # found by their dependency and their 409 added here, once, when the schema is built.
-    marked = set(_IDEMPOTENCY_CALLS)
-    for route in iter_route_contexts(app.routes):
-        dependant = getattr(route, "dependant", None)
-        if dependant is None or not marked & {d.call for d in dependant.dependencies}:
-            continue
-        for method in route.methods or ():
-            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
-            if operation is not None:
-                operation["responses"].setdefault(
-                    "409",
-                    {k: v for k, v in KEY_REUSED.items() if k != "model"},
-                )
 
 
 def _idempotency(*, store_body: bool) -> Callable[..., Coroutine[Any, Any, None]]:
@@ -87,18 +66,7 @@ def _idempotency(*, store_body: bool) -> Callable[..., Coroutine[Any, Any, None]
         request: Request,
         principal: AnyCaller,
         session: SessionDep,
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias=IDEMPOTENCY_HEADER,
-                min_length=1,
-                max_length=service.MAX_KEY_LENGTH,
-                description="Makes the POST safe to retry: the same key with the same body "
-                "returns the first response (`Idempotent-Replayed: true`) and creates "
-                "nothing; with another body → 409. Kept 24 h per credential.",
-                examples=["5f2b7c1e-8d0a-4c9e-9a57-2b1f0c3d4e5f"],
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> None:
         if idempotency_key is None:
             return
@@ -127,6 +95,5 @@ def _idempotency(*, store_body: bool) -> Callable[..., Coroutine[Any, Any, None]
     return idempotency
 
 
-_IDEMPOTENCY_CALLS = (_idempotency(store_body=True), _idempotency(store_body=False))
-Idempotent = Depends(_IDEMPOTENCY_CALLS[0])
-IdempotentSecret = Depends(_IDEMPOTENCY_CALLS[1])
+Idempotent = Depends(_idempotency(store_body=True))
+IdempotentSecret = Depends(_idempotency(store_body=False))

@@ -17,6 +17,7 @@ from app.db import SessionDep
 from app.errors import TooManyRequests
 from app.privacy import service
 from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
+from app.privacy.streaming import BoundedStreamingResponse
 from app.query_params import TimeWindowDep
 from app.transaction import TransactionalRoute
 
@@ -116,8 +117,11 @@ async def export_dataset(
         release,
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
+    settings = request.app.state.settings
+    return BoundedStreamingResponse(
         body,
+        send_timeout=settings.export_send_timeout_seconds,
+        max_seconds=settings.export_max_seconds,
         background=BackgroundTask(release),
         media_type=service.MEDIA_TYPES[format],
         headers={

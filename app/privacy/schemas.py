@@ -50,7 +50,11 @@ class ErasureResult(BaseModel):
         }
     )
 
-    deleted: dict[str, int] = Field(description="Rows deleted, per table.")
+    deleted: dict[str, int] = Field(
+        description="Rows deleted, per table.",
+        examples=[{"votes": 3, "routing_feedback": 1, "users": 1}],
+    )
     anonymised: dict[str, int] = Field(
-        description="Rows kept with every column that identified the user set to NULL."
+        description="Rows kept with every column that identified the user set to NULL.",
+        examples=[{"routing_metrics": 12}],
     )

@@ -23,6 +23,7 @@ import app.models  # noqa: F401  (every table is in the metadata)
 from app.errors import NotFound
 from app.idempotency import service as idempotency_service
 from app.privacy.schemas import Dataset, ErasureResult, ExportFormat
+from app.schemas import iso_z
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -51,6 +52,9 @@ In one transaction, for user `user_id`:
 - **idempotency_keys**: the records of requests that registered the user id are deleted (a
   retry with that key then runs again instead of replaying). Stored responses never hold
   an e-mail address, so none is searched for.
+- **webhook_events**: outbox payloads that name the user (undelivered, or kept after
+  delivery) are *anonymised*: their `user_id` becomes null, so a retry carries no
+  identifier; payloads never hold e-mails or comments.
 - **users**: the row is deleted last.
 - **user_erasures**: a keyed hash of the id (HMAC-SHA256 with the token secret, not the id)
   and the time; feedback tokens bound to the user and minted before it are refused (401)
@@ -177,6 +181,11 @@ async def erase_user(session: AsyncSession, user_id: int, *, erasure_hash: str) 
     # Found by the user ids each record's request registered (an indexed array), never
     # by reading stored bodies: a number that merely equals the id is someone else's.
     deleted["idempotency_keys"] = await idempotency_service.forget_user(session, user_id)
+    anonymised["webhook_events"] = await run(
+        "UPDATE webhook_events SET user_id = NULL, "
+        "data = data || jsonb_build_object('user_id', NULL) WHERE user_id = :uid",
+        **uid,
+    )
     deleted["users"] = await run("DELETE FROM users WHERE id = :uid", **uid)
     # clock_timestamp(): tokens minted while this transaction ran are older than the record.
     await session.execute(
@@ -238,7 +247,7 @@ def export_statement(
 
 
 def iso_utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat()
+    return iso_z(value) or ""
 
 
 def json_array(value: Sequence[Any]) -> str:

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
+from app.analytics import histogram
 from app.auth.dependencies import Admin, IngestOrAdmin
 from app.db import SessionDep
-from app.errors import problem_response
 from app.idempotency.dependencies import Idempotent
 from app.query_params import TimeWindowDep
 from app.routing import scoring
@@ -19,7 +19,6 @@ from app.routing.schemas import (
     RoutingAnalytics,
     RoutingFeedbackIn,
     RoutingFeedbackStored,
-    RoutingGroup,
     RoutingMetricsBody,
     RoutingMetricsStored,
     RoutingRegret,
@@ -55,15 +54,24 @@ with `k = {scoring.PRIOR_WEIGHT:g}`, `v0 = {scoring.PRIOR_VARIANCE:g}` and
         "returns its id again without a duplicate; with a different body → 409 naming the "
         "request_id, and nothing of the batch is stored. The same request_id twice in one "
         "batch with different bodies → 422. `cost_savings` and `savings_percentage` are "
-        "computed by the database and returned; sending them → 422."
+        "computed by the database and returned; sending them → 422. 201 when the request "
+        "created at least one metric; 200 when every item was already stored."
     ),
     dependencies=[Idempotent],
+    responses={
+        status.HTTP_200_OK: {
+            "model": RoutingMetricsStored,
+            "description": "Every item was already stored (a re-send): nothing created.",
+        }
+    },
 )
 async def record_metrics(
-    payload: RoutingMetricsBody, principal: IngestOrAdmin, session: SessionDep
+    payload: RoutingMetricsBody, principal: IngestOrAdmin, session: SessionDep, response: Response
 ) -> RoutingMetricsStored:
     """Store routing metrics from the gateway (one object or a batch)."""
     stored = await routing_service.record_metrics(session, payload.metrics)
+    if not any(s.created for s in stored):
+        response.status_code = status.HTTP_200_OK  # as cache entries do on a re-send
     return RoutingMetricsStored(
         ids=[s.id for s in stored],
         items=[
@@ -84,7 +92,7 @@ async def record_metrics(
     status_code=status.HTTP_201_CREATED,
     response_model=RoutingFeedbackStored,
     dependencies=[Idempotent],
-    responses={404: problem_response("No routing metric with this request_id is stored.")},
+    responses={404: {"description": "No routing metric with that `request_id`."}},
 )
 async def record_feedback(
     payload: RoutingFeedbackIn, principal: IngestOrAdmin, session: SessionDep
@@ -103,7 +111,11 @@ async def record_feedback(
         "pattern, busiest first. Feedback counts for those requests whatever its own date; "
         "`avg_quality` is the mean over feedback rows, `correct_rate`/`helpful_rate` the "
         "share of `true` among non-null answers, `total_savings` the sum of known "
-        "`cost_savings`, latencies are `percentile_cont` over reported latencies."
+        "`cost_savings`. `latency_p50_ms`/`latency_p95_ms` are nearest-rank percentiles "
+        "of the reported latencies from a log-spaced histogram, within "
+        f"{histogram.RELATIVE_ERROR:.0%} of the exact value (latencies under 1 ms report 0). "
+        "Window defaults: `to` = now, `from` = `to` minus 30 days. Served from rollups "
+        "kept by database triggers: the cost depends on the window's buckets, not its rows."
     ),
 )
 async def routing_analytics(
@@ -114,7 +126,7 @@ async def routing_analytics(
 ) -> RoutingAnalytics:
     """Routing quality, cost and latency per provider, model or pattern."""
     groups = await routing_service.routing_analytics(session, window=window, group_by=group_by)
-    return RoutingAnalytics(groups=[RoutingGroup(**g) for g in groups])
+    return RoutingAnalytics(groups=groups)
 
 
 @router.get(

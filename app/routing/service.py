@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from app.analytics import histogram
+from app.analytics import queries as analytics_queries
 from app.errors import Conflict, NotFound, UnprocessableEntity
 from app.query_params import TimeWindow, window_conditions
 from app.routing import scoring
@@ -22,16 +25,15 @@ from app.routing.schemas import (
     RegretItem,
     RegretScope,
     RoutingFeedbackIn,
+    RoutingGroup,
     RoutingMetricIn,
     RoutingRegret,
 )
 from app.routing.scoring import ComplexityBand
 from app.users import service as users_service
-from app.users.models import User
 
 metrics_table: sa.Table = SQLModel.metadata.tables[RoutingMetric.__tablename__]
 feedback_table: sa.Table = SQLModel.metadata.tables[RoutingFeedback.__tablename__]
-users_table: sa.Table = SQLModel.metadata.tables[User.__tablename__]
 
 # Every client-supplied column, in the order of the request model.
 METRIC_COLUMNS: tuple[str, ...] = tuple(RoutingMetricIn.model_fields)
@@ -250,60 +252,37 @@ def _ratio(numerator: Any, denominator: Any) -> sa.ColumnElement[Any]:
 
 async def routing_analytics(
     session: AsyncSession, *, window: TimeWindow, group_by: GroupBy
-) -> list[dict[str, Any]]:
-    """Per provider, model (with its provider) or pattern: traffic, feedback, cost, latency."""
-    m = metrics_table
-    scoped = (
-        sa.select(m)
-        .where(*window_conditions(m.c.created_at, window.start, window.end))
-        .cte("scoped")
-    )
-    fb = _feedback_per_request(scoped)
-    # A model name is grouped with its provider: the same name may be served by several.
-    group_keys: Sequence[sa.ColumnElement[Any]] = {
-        GroupBy.provider: [scoped.c.selected_provider],
-        GroupBy.model: [scoped.c.selected_model, scoped.c.selected_provider],
-        GroupBy.pattern: [scoped.c.pattern_detected],
-    }[group_by]
-    keys = [
-        group_keys[0].label("key"),
-        (group_keys[1] if len(group_keys) > 1 else sa.null()).label("provider"),
-    ]
-    latency = scoped.c.latency_ms
-    stmt = (
-        sa.select(
-            *keys,
-            sa.func.count().label("requests"),
-            sa.func.coalesce(sa.func.sum(fb.c.n), 0).label("feedback_count"),
-            (sa.func.sum(fb.c.q_sum) / sa.func.nullif(sa.func.sum(fb.c.n), 0)).label("avg_quality"),
-            _ratio(fb.c.correct, fb.c.correct_n).label("correct_rate"),
-            _ratio(fb.c.helpful, fb.c.helpful_n).label("helpful_rate"),
-            sa.func.avg(scoped.c.actual_cost).label("avg_cost"),
-            sa.func.sum(scoped.c.cost_savings).label("total_savings"),
-            sa.func.percentile_cont(0.5).within_group(latency).label("latency_p50_ms"),
-            sa.func.percentile_cont(0.95).within_group(latency).label("latency_p95_ms"),
+) -> list[RoutingGroup]:
+    """Per provider, model (with its provider) or pattern: traffic, feedback, cost, latency
+    of the metrics created in the window (default: the last 30 days), from the rollups."""
+    start, end = window.start, window.end
+    if end <= start:
+        return []
+    parts = analytics_queries.window_parts(start, end)
+    await analytics_queries.plan_per_window(session)
+    rows = (await session.execute(analytics_queries.routing_statement(parts, group_by.value))).all()
+    latencies: dict[tuple[Any, Any], dict[int, int]] = {}
+    for row in await session.execute(analytics_queries.latency_statement(parts, group_by.value)):
+        latencies.setdefault((row.key, row.provider), {})[int(row.bin)] = int(row.n)
+    out = []
+    for row in rows:
+        counts = latencies.get((row.key, row.provider), {})
+        out.append(
+            RoutingGroup(
+                key=row.key,
+                provider=row.provider,
+                requests=int(row.requests),
+                feedback_count=int(row.feedback_count),
+                avg_quality=_float(row.avg_quality),
+                correct_rate=_float(row.correct_rate),
+                helpful_rate=_float(row.helpful_rate),
+                avg_cost=_float(row.avg_cost),
+                total_savings=_float(row.total_savings),
+                latency_p50_ms=histogram.percentile(counts, 0.5),
+                latency_p95_ms=histogram.percentile(counts, 0.95),
+            )
         )
-        .select_from(scoped.outerjoin(fb, fb.c.request_id == scoped.c.request_id))
-        .group_by(*group_keys)
-        .order_by(sa.func.count().desc(), *[k.asc().nulls_last() for k in group_keys])
-    )
-    rows = await session.execute(stmt)
-    return [
-        {
-            "key": row.key,
-            "provider": row.provider,
-            "requests": row.requests,
-            "feedback_count": int(row.feedback_count),
-            "avg_quality": _float(row.avg_quality),
-            "correct_rate": _float(row.correct_rate),
-            "helpful_rate": _float(row.helpful_rate),
-            "avg_cost": _float(row.avg_cost),
-            "total_savings": _float(row.total_savings),
-            "latency_p50_ms": _float(row.latency_p50_ms),
-            "latency_p95_ms": _float(row.latency_p95_ms),
-        }
-        for row in rows
-    ]
+    return out
 
 
 def _candidate_columns(scoped: sa.CTE, fb: sa.CTE) -> list[sa.ColumnElement[Any]]:
@@ -332,24 +311,24 @@ async def recommend(
     session: AsyncSession, *, pattern: str, band: ComplexityBand | None, days: int
 ) -> tuple[float, list[scoring.ScoredCandidate]]:
     """Candidates that served `pattern` (in `band`) in the last `days` days, ranked by
-    `scoring.rank`. The window keeps the estimate current (models and prices change) and
-    the work bounded (an index on pattern and time)."""
-    m = metrics_table
-    conditions: list[sa.ColumnElement[bool]] = [
-        m.c.pattern_detected == pattern,
-        m.c.created_at >= sa.func.now() - sa.func.make_interval(0, 0, 0, days),
-    ]
-    if band is not None:
-        conditions.append(_band_expression(m.c.complexity_score) == band.value)
-        conditions.append(m.c.complexity_score.is_not(None))
-    scoped = sa.select(m).where(*conditions).cte("scoped")
-    fb = _feedback_per_request(scoped)
-    stmt = (
-        sa.select(*_candidate_columns(scoped, fb))
-        .select_from(scoped.outerjoin(fb, fb.c.request_id == scoped.c.request_id))
-        .group_by(scoped.c.selected_provider, scoped.c.selected_model)
+    `scoring.rank`. The window keeps the estimate current (models and prices change); the
+    rollups keep the work bounded by the window's buckets."""
+    end = dt.datetime.now(dt.UTC)
+    parts = analytics_queries.window_parts(end - dt.timedelta(days=days), end)
+    stmt = analytics_queries.recommendation_statement(
+        parts, pattern=pattern, band=None if band is None else band.value
     )
-    candidates = [_candidate(row) for row in await session.execute(stmt)]
+    await analytics_queries.plan_per_window(session)
+    candidates = [
+        scoring.Candidate(
+            provider=row.provider,
+            model=row.model,
+            requests=int(row.requests),
+            avg_cost=_float(row.avg_cost),
+            stats=scoring.QualityStats(int(row.n), float(row.q_sum), float(row.q_sq)),
+        )
+        for row in await session.execute(stmt)
+    ]
     prior = scoring.global_mean([c.stats for c in candidates])
     return prior, scoring.rank(candidates)
 

@@ -2,32 +2,34 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.auth.dependencies import Admin, VoteWriter
 from app.db import SessionDep
-from app.idempotency.dependencies import Idempotent
+from app.idempotency.dependencies import IdempotencyKeyHeader
 from app.query_params import MAX_BUCKETS, WINDOW_RULE, Bucket, TimeWindowDep, check_bucket_count
 from app.schemas import ExternalId
 from app.transaction import TransactionalRoute
 from app.votes import service
+from app.votes.ingest import VOTES
 from app.votes.schemas import ConversationVotes, VoteAnalytics, VoteCreate, VoteRecorded
+from app.writer import WRITER_503, write_row
 
 router = APIRouter(tags=["votes"], route_class=TransactionalRoute)
 
 ANALYTICS_DESCRIPTION = f"""\
 Vote totals, a per-bucket time series and the most cited reasons over `[from, to)`.
 
-**Which votes count.** Among the votes cast inside `[from, to)` (by `created_at`), each
-conversation counts once, with its *current vote within the window*: the newest of those
-votes (ties broken by id). Votes cast before `from` or at/after `to` are ignored, so a
-conversation that switched from up to down inside the window counts as one `down`, and a
-conversation whose only votes lie outside the window does not count at all.
+**Which votes count.** A conversation's *current vote* is its newest vote overall (by
+`created_at`, ties broken by id), whenever it was cast. Each conversation counts once,
+with its current vote, in the bucket of the time that vote was cast, if that time lies
+inside `[from, to)`. A conversation whose current vote was cast outside the window does
+not count, even if older votes of it lie inside; a conversation that switched from up to
+down counts as one `down`, in the bucket of the switch.
 
-**Series.** Each counted vote falls in the `bucket` (hour, day or ISO week starting
-Monday, all in UTC) that holds its `created_at`. Every bucket from the one holding
-`from` up to the last one starting before `to` is present, with zeros when empty. At
-most {MAX_BUCKETS} buckets per request (422 on `bucket` beyond that).
+**Series.** Buckets are the hour, day or ISO week (starting Monday) in UTC. Every bucket
+from the one holding `from` up to the last one starting before `to` is present, with
+zeros when empty. At most {MAX_BUCKETS} buckets per request (422 on `bucket` beyond that).
 
 **satisfaction** = `up / (up + down)` over the counted votes (in `totals` and in each
 bucket); `null` when there are no votes.
@@ -36,6 +38,9 @@ bucket); `null` when there are no votes.
 vote that cites it, most frequent first (ties alphabetical), at most `top` entries.
 
 **Window**: {WINDOW_RULE}
+
+Served from rollups kept by database triggers, so the cost depends on the window's
+buckets, not on the number of votes.
 """
 
 
@@ -43,14 +48,18 @@ vote that cites it, most frequent first (ties alphabetical), at most `top` entri
     "/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=VoteRecorded,
-    dependencies=[Idempotent],
+    responses={503: WRITER_503},
 )
 async def submit_vote(
-    payload: VoteCreate, principal: VoteWriter, session: SessionDep
-) -> VoteRecorded:
-    """Record a thumbs vote; a changed vote is a new row and the newest row is current."""
+    request: Request,
+    payload: VoteCreate,
+    principal: VoteWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Record a thumbs vote; a changed vote is a new row and the newest row is current.
+    The 201 is sent once the vote is committed (group commit, see `app/writer.py`)."""
     user_id = principal.user_for_conversation(payload.conversation_id, payload.user_id)
-    return await service.record_vote(session, payload, user_id=user_id)
+    return await write_row(request, principal, VOTES, (payload, user_id), idempotency_key)
 
 
 @router.get(

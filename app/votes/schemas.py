@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -17,7 +16,15 @@ from pydantic import (
 )
 
 from app.query_params import Bucket
-from app.schemas import NO_NUL_PATTERN, Comment, ExternalId, RefusesServerOwned, Text, UserId
+from app.schemas import (
+    NO_NUL_PATTERN,
+    Comment,
+    ExternalId,
+    RefusesServerOwned,
+    Text,
+    UserId,
+    UtcDateTime,
+)
 from app.votes.models import VoteDirection
 
 MAX_REASONS = 20
@@ -85,13 +92,20 @@ class VoteCreate(RefusesServerOwned):
     )
 
     conversation_id: LenientExternalId = Field(
-        description="The chat's conversation id, stored as given (1..200 characters)."
+        description="The chat's conversation id, stored as given (1..200 characters).",
+        examples=["conv-8f14e45f"],
     )
-    vote: VoteDirection = Field(description="`up` or `down`.")
+    vote: VoteDirection = Field(description="`up` or `down`.", examples=["down"])
     query_id: uuid.UUID | None = Field(
-        default=None, description="The answered query (the same id experts review)."
+        default=None,
+        description="The answered query (the same id experts review).",
+        examples=["3f1c1a52-7d0e-4a59-9d5b-6f2d1f0c9a11"],
     )
-    user_id: UserId | None = None
+    user_id: UserId | None = Field(
+        default=None,
+        description="The platform's user id; refused with a token that binds none.",
+        examples=[4211],
+    )
     email: Annotated[
         EmailStr | None,
         BeforeValidator(_blank_as_missing),
@@ -104,17 +118,26 @@ class VoteCreate(RefusesServerOwned):
                 ]
             }
         ),
-    ] = Field(default=None, description="Contact email; an empty string counts as absent.")
+    ] = Field(
+        default=None,
+        description="Contact email; an empty string counts as absent.",
+        examples=["mario.rossi@example.com"],
+    )
     expert_ids: Annotated[
         list[LenientExternalId], BeforeValidator(_null_as_empty), Field(max_length=MAX_EXPERT_IDS)
-    ] = Field(default_factory=list, description="Experts shown with the answer.")
+    ] = Field(
+        default_factory=list, description="Experts shown with the answer.", examples=[["exp-12"]]
+    )
     reasons: Annotated[
         list[Reason], BeforeValidator(_null_as_empty), Field(max_length=MAX_REASONS)
     ] = Field(
         default_factory=list,
         description=f"At most {MAX_REASONS} reasons of 1..{MAX_REASON_LENGTH} characters.",
+        examples=[["incorrect"]],
     )
-    comment: Comment | None = Field(default=None, description="At most 4000 characters.")
+    comment: Comment | None = Field(
+        default=None, description="At most 4000 characters.", examples=["Wrong VAT rate"]
+    )
 
 
 class VoteRecorded(BaseModel):
@@ -130,21 +153,50 @@ class VoteRecorded(BaseModel):
         }
     )
 
-    status: Literal["ok"] = "ok"
-    id: uuid.UUID
-    created_at: dt.datetime
+    status: Literal["ok"] = Field(default="ok", description="Always `ok`.", examples=["ok"])
+    id: uuid.UUID = Field(
+        description="The vote's id.", examples=["3b241101-e2bb-4255-8caf-4136c566a962"]
+    )
+    created_at: UtcDateTime = Field(
+        description="When it was cast (UTC).", examples=["2026-11-23T20:15:00Z"]
+    )
 
 
 class VoteHistoryItem(BaseModel):
-    id: uuid.UUID
-    vote: VoteDirection
-    reasons: list[str]
-    comment: str | None = None
-    created_at: dt.datetime
-    query_id: uuid.UUID | None = None
-    user_id: int | None = None
-    email: str | None = None
-    expert_ids: list[str] = Field(default_factory=list)
+    id: uuid.UUID = Field(
+        description="The vote's id.", examples=["3b241101-e2bb-4255-8caf-4136c566a962"]
+    )
+    vote: VoteDirection = Field(description="`up` or `down`.", examples=["down"])
+    reasons: list[str] = Field(
+        description="Reasons picked with the vote (at most 20).",
+        examples=[["incorrect", "outdated"]],
+    )
+    comment: str | None = Field(
+        default=None,
+        description="Free text from the user (at most 4000 characters).",
+        examples=["The VAT rate is outdated."],
+    )
+    created_at: UtcDateTime = Field(
+        description="When it was cast (UTC).", examples=["2026-11-23T20:15:00Z"]
+    )
+    query_id: uuid.UUID | None = Field(
+        default=None,
+        description="The answered query (the same id votes and expert reviews use).",
+        examples=["3f1c1a52-7d0e-4a59-9d5b-6f2d1f0c9a11"],
+    )
+    user_id: int | None = Field(
+        default=None, description="The platform's integer user id.", examples=[4211]
+    )
+    email: str | None = Field(
+        default=None,
+        description="E-mail the user left for a follow-up.",
+        examples=["mario.rossi@example.com"],
+    )
+    expert_ids: list[str] = Field(
+        default_factory=list,
+        description="Experts the frontend showed with the answer.",
+        examples=[["exp-12"]],
+    )
 
 
 class ConversationVotes(BaseModel):
@@ -184,26 +236,47 @@ class ConversationVotes(BaseModel):
         }
     )
 
-    current: VoteDirection | None = Field(description="Null when the conversation has no votes.")
-    history: list[VoteHistoryItem]
+    current: VoteDirection | None = Field(
+        description="Null when the conversation has no votes.", examples=["down"]
+    )
+    history: list[VoteHistoryItem] = Field(
+        description="Every vote, newest first.",
+        examples=[
+            [
+                {
+                    "id": "3b241101-e2bb-4255-8caf-4136c566a962",
+                    "vote": "down",
+                    "reasons": ["incorrect"],
+                    "comment": None,
+                    "created_at": "2026-11-23T20:15:00Z",
+                }
+            ]
+        ],
+    )
 
 
 class VoteTotals(BaseModel):
-    up: int
-    down: int
-    satisfaction: float | None = Field(description="up / (up + down); null when no votes.")
+    up: int = Field(description="Current up votes in the window.", examples=[120])
+    down: int = Field(description="Current down votes in the window.", examples=[31])
+    satisfaction: float | None = Field(
+        description="up / (up + down); null when no votes.", examples=[0.795]
+    )
 
 
 class VoteSeriesPoint(BaseModel):
-    bucket_start: dt.datetime
-    up: int
-    down: int
-    satisfaction: float | None
+    bucket_start: UtcDateTime = Field(
+        description="Start of the bucket (UTC).", examples=["2026-11-23T00:00:00Z"]
+    )
+    up: int = Field(description="Current up votes cast in the bucket.", examples=[12])
+    down: int = Field(description="Current down votes cast in the bucket.", examples=[3])
+    satisfaction: float | None = Field(
+        description="up / (up + down); null without votes.", examples=[0.795]
+    )
 
 
 class ReasonCount(BaseModel):
-    reason: str
-    count: int
+    reason: str = Field(description="A reason as sent.", examples=["incorrect"])
+    count: int = Field(description="Current votes giving this reason.", examples=[17])
 
 
 class VoteAnalytics(BaseModel):
@@ -238,9 +311,26 @@ class VoteAnalytics(BaseModel):
         },
     )
 
-    from_: dt.datetime = Field(alias="from", description="Window start (inclusive), UTC.")
-    to: dt.datetime = Field(description="Window end (exclusive), UTC.")
-    bucket: Bucket
-    totals: VoteTotals
-    series: list[VoteSeriesPoint]
-    top_reasons: list[ReasonCount]
+    from_: UtcDateTime = Field(
+        alias="from",
+        description="Window start (inclusive), UTC.",
+        examples=["2026-10-31T00:00:00Z"],
+    )
+    to: UtcDateTime = Field(
+        description="Window end (exclusive), UTC.", examples=["2026-11-30T00:00:00Z"]
+    )
+    bucket: Bucket = Field(description="Size of the series' buckets.", examples=["day"])
+    totals: VoteTotals = Field(
+        description="Current votes in the window.",
+        examples=[{"up": 120, "down": 31, "satisfaction": 0.795}],
+    )
+    series: list[VoteSeriesPoint] = Field(
+        description="One point per bucket with votes, oldest first.",
+        examples=[
+            [{"bucket_start": "2026-11-23T00:00:00Z", "up": 12, "down": 3, "satisfaction": 0.8}]
+        ],
+    )
+    top_reasons: list[ReasonCount] = Field(
+        description="Reasons given with the window's current votes, most given first.",
+        examples=[[{"reason": "incorrect", "count": 17}]],
+    )

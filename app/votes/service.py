@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.query_params import Bucket
-from app.users.service import register_user
+from app.analytics import queries as analytics_queries
+from app.analytics import window as window_parts
+from app.analytics.window import raw_sql, rollup_sql
+from app.query_params import Bucket, bucket_starts
+from app.users.service import register_users
 from app.votes.models import Vote
 from app.votes.schemas import (
     ConversationVotes,
@@ -21,6 +27,8 @@ from app.votes.schemas import (
     VoteSeriesPoint,
     VoteTotals,
 )
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 
 def satisfaction(up: int, down: int) -> float | None:
@@ -29,30 +37,65 @@ def satisfaction(up: int, down: int) -> float | None:
     return None if total == 0 else up / total
 
 
+# Many votes in one statement: one JSON parameter whatever the batch size, so the
+# statement is prepared once; the ids are made here so each row finds its own result.
+# clock_timestamp() per row: now() is the transaction's start and would tie a batch.
+_INSERT_VOTES_SQL = sa.text("""
+INSERT INTO votes (id, conversation_id, vote, query_id, user_id, email, expert_ids, reasons,
+                   comment, created_at)
+SELECT r.id, r.conversation_id, r.vote, r.query_id, r.user_id, r.email,
+       coalesce(r.expert_ids, '{}'), coalesce(r.reasons, '{}'), r.comment, clock_timestamp()
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    id uuid, conversation_id text, vote vote_direction, query_id uuid, user_id bigint,
+    email text, expert_ids text[], reasons text[], comment text)
+RETURNING id, created_at
+""")
+
+
+async def record_votes(
+    session: AsyncSession, votes: Sequence[tuple[VoteCreate, int | None]]
+) -> list[VoteRecorded]:
+    """Insert many votes (payload, user id to record; the caller's right to name it was
+    checked by the router) in one statement, registering their users first; results in
+    order. A changed vote is a new row."""
+    await register_users(session, (uid for _, uid in votes if uid is not None))
+    ids = [uuid.uuid4() for _ in votes]
+    rows = [
+        {
+            "id": str(vote_id),
+            "conversation_id": payload.conversation_id,
+            "vote": payload.vote.value,
+            "query_id": str(payload.query_id) if payload.query_id else None,
+            "user_id": user_id,
+            "email": payload.email,
+            "expert_ids": payload.expert_ids,
+            "reasons": payload.reasons,
+            "comment": payload.comment,
+        }
+        for vote_id, (payload, user_id) in zip(ids, votes, strict=True)
+    ]
+    result = await session.execute(_INSERT_VOTES_SQL, {"rows": json.dumps(rows)})
+    created = {row.id: row.created_at for row in result}
+    recorded = [VoteRecorded(id=vote_id, created_at=created[vote_id]) for vote_id in ids]
+    # The outbox rows go in the same transaction as the votes they announce.
+    for (payload, user_id), vote in zip(votes, recorded, strict=True):
+        if payload.vote == "down":
+            data = payload.model_dump(
+                include={"conversation_id", "query_id", "reasons", "expert_ids"}
+            )
+            await webhooks.emit(
+                session,
+                EventType.vote_down,
+                {"vote_id": vote.id, **data, "user_id": user_id, "created_at": vote.created_at},
+            )
+    return recorded
+
+
 async def record_vote(
     session: AsyncSession, payload: VoteCreate, *, user_id: int | None
 ) -> VoteRecorded:
-    """Insert one vote (a changed vote is a new row) for `user_id` (the caller's right to
-    name it was checked by the router); register the user id first."""
-    await register_user(session, user_id)
-    stmt = (
-        sa.insert(Vote)
-        .values(
-            conversation_id=payload.conversation_id,
-            vote=payload.vote,
-            query_id=payload.query_id,
-            user_id=user_id,
-            email=payload.email,
-            expert_ids=payload.expert_ids,
-            reasons=payload.reasons,
-            comment=payload.comment,
-            # now() is the transaction's start: two votes in one transaction would tie.
-            created_at=sa.func.clock_timestamp(),
-        )
-        .returning(col(Vote.id), col(Vote.created_at))
-    )
-    row = (await session.execute(stmt)).one()
-    return VoteRecorded(id=row.id, created_at=row.created_at)
+    """Insert one vote for `user_id` (see `record_votes`)."""
+    return (await record_votes(session, [(payload, user_id)]))[0]
 
 
 async def conversation_votes(session: AsyncSession, conversation_id: str) -> ConversationVotes:
@@ -68,52 +111,43 @@ async def conversation_votes(session: AsyncSession, conversation_id: str) -> Con
     return ConversationVotes(current=history[0].vote if history else None, history=history)
 
 
-# The one analytics statement (the endpoint runs it; a test EXPLAINs it).
-# current_votes: among the votes cast in [start, end), the newest of each conversation
-# (ties by id), so a conversation counts once, with its last vote inside the window, in
-# the bucket of that vote's created_at. Buckets are UTC; generate_series makes empty
-# buckets appear with zeros. A reason counts once per current vote that cites it.
-_ANALYTICS_SQL = """
-WITH current_votes AS MATERIALIZED (
-    SELECT DISTINCT ON (conversation_id) vote, reasons, created_at
-    FROM votes
-    WHERE created_at >= CAST(:start AS timestamptz) AND created_at < CAST(:end AS timestamptz)
-    ORDER BY conversation_id, created_at DESC, id DESC
-),
-buckets AS (
-    SELECT generate_series(
-        date_trunc(CAST(:bucket AS text), CAST(:start AS timestamptz) AT TIME ZONE 'UTC'),
-        (CAST(:end AS timestamptz) AT TIME ZONE 'UTC') - interval '1 microsecond',
-        CAST('1 ' || CAST(:bucket AS text) AS interval)
-    ) AS bucket_start
+# The one analytics statement (the endpoint runs it; a test EXPLAINs it). It reads the
+# rollups of each conversation's current vote (`vote_current`, kept by triggers): whole days
+# and hours from `vote_rollups`/`vote_reason_rollups`, the partial hours at the window's
+# edges from `vote_current` itself (see app/analytics/window.py), so its cost depends on
+# the window's buckets, not on its votes. A reason counts once per current vote citing it.
+_ANALYTICS_SQL = f"""
+WITH parts AS (
+    SELECT r.bucket_start AS t, r.up, r.down FROM vote_rollups AS r
+    WHERE {rollup_sql("r")}
+    UNION ALL
+    SELECT c.cast_at, CAST(c.vote = 'up' AS integer), CAST(c.vote = 'down' AS integer)
+    FROM vote_current AS c WHERE {raw_sql("c.cast_at")}
 ),
 series AS (
-    SELECT b.bucket_start,
-           count(c.vote) FILTER (WHERE c.vote = 'up') AS up,
-           count(c.vote) FILTER (WHERE c.vote = 'down') AS down
-    FROM buckets AS b
-    LEFT JOIN current_votes AS c
-        ON date_trunc(CAST(:bucket AS text), c.created_at AT TIME ZONE 'UTC') = b.bucket_start
-    GROUP BY b.bucket_start
+    SELECT date_trunc(CAST(:bucket AS text), t, 'UTC') AS bucket_start,
+           sum(up) AS up, sum(down) AS down
+    FROM parts GROUP BY 1
 ),
-top_reasons AS (
-    SELECT r.reason, count(*) AS n
-    FROM current_votes AS c
-    CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS r
-    GROUP BY r.reason
-    ORDER BY n DESC, r.reason
+reasons AS (
+    SELECT reason, sum(n) AS n FROM (
+        SELECT r.reason, r.n FROM vote_reason_rollups AS r WHERE {rollup_sql("r")}
+        UNION ALL
+        SELECT x.reason, 1 FROM vote_current AS c
+        CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.reasons) AS reason) AS x
+        WHERE {raw_sql("c.cast_at")}
+    ) AS s
+    GROUP BY reason HAVING sum(n) > 0
+    ORDER BY n DESC, reason
     LIMIT CAST(:top AS integer)
 )
 SELECT
-    (SELECT count(*) FROM current_votes WHERE vote = 'up') AS up,
-    (SELECT count(*) FROM current_votes WHERE vote = 'down') AS down,
-    ARRAY(SELECT bucket_start AT TIME ZONE 'UTC' FROM series ORDER BY bucket_start)
-        AS bucket_starts,
+    ARRAY(SELECT bucket_start FROM series ORDER BY bucket_start) AS bucket_starts,
     ARRAY(SELECT up FROM series ORDER BY bucket_start) AS series_up,
     ARRAY(SELECT down FROM series ORDER BY bucket_start) AS series_down,
-    ARRAY(SELECT reason FROM top_reasons ORDER BY n DESC, reason) AS reasons,
-    ARRAY(SELECT n FROM top_reasons ORDER BY n DESC, reason) AS reason_counts
-"""
+    ARRAY(SELECT reason FROM reasons ORDER BY n DESC, reason) AS reasons,
+    ARRAY(SELECT n FROM reasons ORDER BY n DESC, reason) AS reason_counts
+"""  # noqa: S608  (assembled from constant predicates; values are bound parameters)
 
 
 def analytics_statement(
@@ -126,9 +160,11 @@ def analytics_statement(
 ) -> sa.TextClause:
     """The analytics query over `[start, end)`; `explain=True` prefixes EXPLAIN to it."""
     sql = ("EXPLAIN " if explain else "") + _ANALYTICS_SQL
+    # An hourly series cannot be answered from day rows.
+    parts = window_parts.split(start, end, days=bucket is not Bucket.hour)
+    timestamp = sa.DateTime(timezone=True)
     return sa.text(sql).bindparams(
-        sa.bindparam("start", start, type_=sa.DateTime(timezone=True)),
-        sa.bindparam("end", end, type_=sa.DateTime(timezone=True)),
+        *(sa.bindparam(name, value, type_=timestamp) for name, value in parts.params().items()),
         sa.bindparam("bucket", bucket.value, type_=sa.Text),
         sa.bindparam("top", top, type_=sa.Integer),
     )
@@ -142,21 +178,30 @@ async def vote_analytics(
     bucket: Bucket,
     top: int,
 ) -> VoteAnalytics:
-    """Totals, series and top reasons of the current votes in `[start, end)`."""
+    """Totals, series and top reasons of the current votes cast in `[start, end)`."""
     stmt = analytics_statement(start=start, end=end, bucket=bucket, top=top)
+    await analytics_queries.plan_per_window(session)
     row = (await session.execute(stmt)).one()
-    series = [
-        VoteSeriesPoint(bucket_start=b, up=u, down=d, satisfaction=satisfaction(u, d))
+    counted = {
+        b.astimezone(dt.UTC): (int(u), int(d))
         for b, u, d in zip(row.bucket_starts, row.series_up, row.series_down, strict=True)
-    ]
+    }
+    series = []
+    for b in bucket_starts(start, end, bucket):
+        u, d = counted.get(b, (0, 0))
+        series.append(
+            VoteSeriesPoint(bucket_start=b, up=u, down=d, satisfaction=satisfaction(u, d))
+        )
+    up = sum(p.up for p in series)
+    down = sum(p.down for p in series)
     return VoteAnalytics(
         from_=start,
         to=end,
         bucket=bucket,
-        totals=VoteTotals(up=row.up, down=row.down, satisfaction=satisfaction(row.up, row.down)),
+        totals=VoteTotals(up=up, down=down, satisfaction=satisfaction(up, down)),
         series=series,
         top_reasons=[
-            ReasonCount(reason=r, count=n)
+            ReasonCount(reason=r, count=int(n))
             for r, n in zip(row.reasons, row.reason_counts, strict=True)
         ],
     )

@@ -6,19 +6,18 @@ service's own public API with it, exactly as a chat backend would, to mint feedb
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth import service as auth_service
-from app.auth.models import ApiKey, Scope
+from app.auth.models import Scope
 from app.errors import AppError
 
 DEMO_KEY_NAME = "widget-demo"
@@ -30,7 +29,7 @@ DEMO_TOKEN_TTL_SECONDS = 900
 # Each process makes its own demo key (its secret lives only in memory). Keys of processes
 # gone for a day are revoked, so restarts do not pile up live keys; tokens are signed by
 # the token secret, not by a key, so revoking never breaks a page already open.
-STALE_DEMO_KEY = "1 day"
+STALE_DEMO_KEY = dt.timedelta(days=1)
 
 
 class DemoBackendError(AppError):
@@ -104,17 +103,9 @@ class DemoBackend:
 
 async def revoke_stale_demo_keys(session: AsyncSession) -> int:
     """Revoke demo keys unused for a day (their processes are gone); returns how many."""
-    last_seen = sa.func.coalesce(col(ApiKey.last_used_at), col(ApiKey.created_at))
-    result = await session.execute(
-        sa.update(ApiKey)
-        .where(
-            col(ApiKey.name) == DEMO_KEY_NAME,
-            col(ApiKey.revoked_at).is_(None),
-            last_seen < sa.func.now() - sa.text(f"interval '{STALE_DEMO_KEY}'"),
-        )
-        .values(revoked_at=sa.func.now())
+    return await auth_service.revoke_unused_keys(
+        session, name=DEMO_KEY_NAME, unused_for=STALE_DEMO_KEY
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def demo_backend(app: FastAPI) -> DemoBackend:

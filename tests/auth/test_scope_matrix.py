@@ -52,6 +52,15 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/users/{user_id}"): {ADMIN},
     ("GET", "/api/v1/export/{dataset}"): {ADMIN},
     ("GET", "/api/v1/whoami"): set(ALL),
+    ("GET", "/api/v1/review-queue"): {ADMIN},
+    ("GET", "/api/v1/analytics/calibration"): {ADMIN},
+    ("POST", "/api/v1/webhooks"): {ADMIN},
+    ("GET", "/api/v1/webhooks"): {ADMIN},
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): {ADMIN},
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): {ADMIN},
+    ("POST", "/api/v1/webhooks/{webhook_id}/enable"): {ADMIN},
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {ADMIN},
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): {ADMIN},
 }
 
 PATH_VALUES = {
@@ -61,6 +70,8 @@ PATH_VALUES = {
     "candidate_id": str(uuid.uuid4()),
     "user_id": "987654321",
     "dataset": "votes",
+    "webhook_id": str(uuid.uuid4()),
+    "delivery_id": str(uuid.uuid4()),
 }
 
 

@@ -6,6 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import TokenMinter
+
 EntryMaker = Callable[..., Awaitable[dict[str, Any]]]
 TokenMaker = Callable[..., Awaitable[str]]
 
@@ -31,17 +33,10 @@ def make_entry(client: httpx.AsyncClient, ingest_headers: dict[str, str]) -> Ent
 
 
 @pytest.fixture
-def cache_token(client: httpx.AsyncClient, ingest_headers: dict[str, str]) -> TokenMaker:
+def cache_token(mint_token: TokenMinter) -> TokenMaker:
     """Mint a feedback token for a cache key (optionally bound to a user)."""
 
     async def mint(cache_key: str, **fields: Any) -> str:
-        response = await client.post(
-            "/api/v1/feedback-tokens",
-            json={"cache_key": cache_key, **fields},
-            headers=ingest_headers,
-        )
-        assert response.status_code == 201, response.text
-        token: str = response.json()["token"]
-        return token
+        return await mint_token(cache_key=cache_key, **fields)
 
     return mint

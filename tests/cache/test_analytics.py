@@ -70,11 +70,19 @@ async def dataset(db: AsyncSession) -> None:
     await db.commit()
 
 
+async def test_default_window_is_the_last_thirty_days(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], dataset: None
+) -> None:
+    # Every row of the dataset is from January 2026, long before the default window.
+    body = (await client.get(URL, headers=admin_headers)).json()
+    assert (body["entries"], body["hits"], body["rating_count"]) == (0, 0, 0)
+
+
 async def test_whole_history(
     client: httpx.AsyncClient, admin_headers: dict[str, str], dataset: None
 ) -> None:
-    everything = {"from": "2000-01-01", "to": "2100-01-01"}  # the default is 30 days
-    response = await client.get(URL, params=everything, headers=admin_headers)
+    params = {"from": "2025-12-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
+    response = await client.get(URL, params=params, headers=admin_headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["entries"] == 4

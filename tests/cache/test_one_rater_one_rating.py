@@ -177,7 +177,7 @@ async def test_concurrent_ratings_of_one_token_leave_one_current(committed_app: 
 
 
 async def test_one_token_cannot_exhaust_the_rate_limit_of_other_raters(databases) -> None:
-    app = create_app(make_settings(await databases.migrated(), rate_limit_per_minute=3))
+    app = create_app(make_settings(await databases.migrated(), token_rate_limit_per_minute=3))
     async with app.router.lifespan_context(app):
         ingest = bearer(await committed_key(app))
         transport = httpx.ASGITransport(app=app)

@@ -1,8 +1,9 @@
 """`make screenshots`: every dashboard page at 1280 and 390 px, under docs/screenshots/.
 
 A fresh database on the embedded PostgreSQL (its own data directory, `.data/screenshots`),
-migrated by Alembic, filled with the demo data, served by uvicorn on a free loopback port,
-photographed by Debian's chromium.
+migrated by Alembic, filled with the demo data, served by the browser tests' live service
+(tests/browser.py: uvicorn on a free loopback port), photographed by Debian's chromium.
+The service gets the tests' token secret (it only signs this throwaway run's cookies).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from sqlalchemy.engine import make_url
 from app import embedded_postgres, migrate
 from app.config import Settings
 from app.db import create_engine
+from tests.browser import ROOT, launch_args, running_service
+from tests.conftest import TOKEN_SECRET
 from tests.dashboard import live
 
-DATA_DIR = live.ROOT / ".data" / "screenshots"
-OUT_DIR = live.ROOT / "docs" / "screenshots"
+DATA_DIR = ROOT / ".data" / "screenshots"
+OUT_DIR = ROOT / "docs" / "screenshots"
 DATABASE = "dashboard_screenshots"
-TOKEN_SECRET = "screenshots-only-token-secret"
 MAX_HEIGHT = 2400  # long pages (the queue) are cut: the top shows the layout
 # (file name, path, chart ids to wait for)
 PAGES = [
@@ -29,7 +31,7 @@ PAGES = [
     ("votes", "/dashboard/votes?conversation_id=demo-conv-7", ["votes-series", "top-reasons"]),
     ("routing", "/dashboard/routing?group_by=model", ["quality-cost"]),
     ("cache", "/dashboard/cache", ["ratings"]),
-    ("experts", "/dashboard/experts", ["trust", "by-type", "by-category"]),
+    ("experts", "/dashboard/experts", ["trust", "by-type", "by-category", "calibration-reasons"]),
     ("approval-queue", "/dashboard/approval-queue", []),
     ("review-queue", "/dashboard/review-queue", []),
     ("webhooks", "/dashboard/webhooks", []),
@@ -57,43 +59,49 @@ async def _fresh_database(server_url: str) -> tuple[str, str]:
     return url, key
 
 
-def main() -> int:
-    from playwright.sync_api import sync_playwright
+async def _photograph(url: str, key: str) -> None:
+    from playwright.async_api import async_playwright
 
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    async with (
+        running_service(url, DATA_DIR / "uvicorn.log", **live.LIVE_SETTINGS) as service,
+        async_playwright() as playwright,
+    ):
+        base = service.base_url
+        browser = await playwright.chromium.launch(**launch_args())
+        for label, width in live.WIDTHS.items():
+            context = await browser.new_context(
+                viewport={"width": width, "height": 900}, device_scale_factor=1
+            )
+            page = await context.new_page()
+            await live.sign_in_async(page, base, key)
+            for name, path, charts in PAGES:
+                if name == "login":
+                    await page.get_by_role("button", name="Sign out").click()
+                    await page.wait_for_url(f"{base}/dashboard/login?notice=signed_out")
+                else:
+                    await page.goto(f"{base}{path}")
+                for chart in charts:
+                    await page.locator(f"figure#{chart} canvas").first.wait_for(state="attached")
+                target = OUT_DIR / f"{name}-{width}.png"
+                scroll_height = await page.evaluate("document.documentElement.scrollHeight")
+                height = min(MAX_HEIGHT, scroll_height)
+                await page.screenshot(
+                    path=str(target),
+                    full_page=True,
+                    clip={"x": 0, "y": 0, "width": width, "height": height},
+                )
+                print(f"{label:7} {target.relative_to(ROOT)}")
+            await context.close()
+        await browser.close()
+
+
+def main() -> int:
     server_url = embedded_postgres.start(DATA_DIR)
     try:
         url, key = asyncio.run(_fresh_database(server_url))
-        OUT_DIR.mkdir(parents=True, exist_ok=True)
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        with (
-            live.live_server(url, TOKEN_SECRET, DATA_DIR / "uvicorn.log") as base,
-            sync_playwright() as playwright,
-        ):
-            browser = live.launch_chromium(playwright)
-            for label, width in live.WIDTHS.items():
-                context = browser.new_context(
-                    viewport={"width": width, "height": 900}, device_scale_factor=1
-                )
-                page = context.new_page()
-                live.sign_in(page, base, key)
-                for name, path, charts in PAGES:
-                    if name == "login":
-                        page.get_by_role("button", name="Sign out").click()
-                        page.wait_for_url(f"{base}/dashboard/login?notice=signed_out")
-                    else:
-                        page.goto(f"{base}{path}")
-                    for chart in charts:
-                        page.locator(f"figure#{chart} canvas").first.wait_for(state="attached")
-                    target = OUT_DIR / f"{name}-{width}.png"
-                    height = min(MAX_HEIGHT, page.evaluate("document.documentElement.scrollHeight"))
-                    page.screenshot(
-                        path=str(target),
-                        full_page=True,
-                        clip={"x": 0, "y": 0, "width": width, "height": height},
-                    )
-                    print(f"{label:7} {target.relative_to(live.ROOT)}")
-                context.close()
-            browser.close()
+        asyncio.run(_photograph(url, key))
     finally:
         embedded_postgres.stop(DATA_DIR)
     return 0

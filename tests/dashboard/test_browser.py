@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import probed_page
 from tests.conftest import bearer
-from tests.dashboard.conftest import assert_clean, new_page
-from tests.dashboard.live import WIDTHS
+from tests.dashboard.conftest import assert_clean, viewport
 from tests.dashboard.live import sign_in_async as sign_in
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ PAGES = [
     ("Votes", "/dashboard/votes", ["votes-series", "satisfaction", "top-reasons"]),
     ("Routing", "/dashboard/routing", ["quality-cost"]),
     ("Cache", "/dashboard/cache", ["ratings"]),
-    ("Experts", "/dashboard/experts", ["trust", "by-type", "by-category"]),
+    ("Experts", "/dashboard/experts", ["trust", "by-type", "by-category", "calibration-reasons"]),
     ("Approval queue", "/dashboard/approval-queue", []),
     ("Review queue", "/dashboard/review-queue", []),
     ("Webhooks", "/dashboard/webhooks", []),
@@ -85,7 +85,46 @@ async def _expected_rows(api: httpx.Client, name: str, page: Any) -> tuple[str, 
     if name == "Experts":
         experts = _get(api, "/analytics/experts", **(await _window(page)))
         return "#by-type", [[k, v] for k, v in experts["feedback_by_type"].items()]
+    if name == "Review queue":
+        queue = _get(api, "/review-queue", limit=25)["items"]
+        return "#review-queue", [
+            [i["query_id"], i["down_votes"], i["up_votes"], i["reasons"], i["priority"]]
+            for i in queue
+        ]
     raise AssertionError(name)
+
+
+async def _check_calibration(page: Any, api: httpx.Client) -> None:
+    """The matrix's companion table and the per-reason table equal the API's calibration."""
+    calibration = _get(api, "/analytics/calibration", **(await _window(page)), top=20)
+    verdicts = ["correct", "incomplete", "incorrect"]
+    assert await _rows(page, "#calibration-votes") == [
+        [calibration["votes"][vote][v] for v in verdicts] for vote in ("up", "down")
+    ]
+    assert await _rows(page, "#calibration-reasons") == [
+        [r["reason"], r["sample_size"], r["incorrect_share"], r["incomplete_share"]]
+        for r in calibration["reasons"]
+    ]
+    assert calibration["answers"] > 0
+    assert await page.locator("#calibration-matrix .matrix-cell").count() == 6
+
+
+async def _check_webhooks(page: Any, api: httpx.Client) -> None:
+    """Each endpoint's section lists the API's recent deliveries, in order, with status,
+    attempts, last HTTP status and last error."""
+    hooks = _get(api, "/webhooks")["items"]
+    sections = await page.locator("section.webhook").evaluate_all(
+        "els => els.map(e => e.dataset.webhookId)"
+    )
+    assert sections == [h["id"] for h in hooks]
+    assert len(hooks) > 0
+    for hook in hooks:
+        deliveries = _get(api, f"/webhooks/{hook['id']}/deliveries", limit=20)["items"]
+        rows = await _rows(page, f"#deliveries-{hook['id']}")
+        assert [r[1:6] for r in rows] == [
+            [d["event_type"], d["status"], d["attempts"], d["last_status_code"], d["last_error"]]
+            for d in deliveries
+        ]
 
 
 async def test_sign_in_and_every_page_renders_its_charts_and_the_apis_numbers(
@@ -110,8 +149,9 @@ async def test_sign_in_and_every_page_renders_its_charts_and_the_apis_numbers(
             assert await figure.locator(".table-wrap table").count() == 1
             # uPlot drew a plot area with the labelled axes.
             assert await figure.locator(".u-label").count() >= 2
-        if name in ("Review queue", "Webhooks"):
-            assert "not yet available" in await page.locator("main").inner_text()
+        assert "not yet available" not in await page.locator("main").inner_text()
+        if name == "Webhooks":
+            await _check_webhooks(page, api)
         elif name == "Approval queue":
             ids = await page.locator("li.candidate").evaluate_all(
                 "els => els.map(e => e.dataset.candidateId)"
@@ -125,7 +165,12 @@ async def test_sign_in_and_every_page_renders_its_charts_and_the_apis_numbers(
                 rows = [r[1:] for r in rows]  # the bucket start column is a timestamp
             assert rows == expected, name
             assert len(expected) > 0
-    await assert_clean(page, problems)
+        if name == "Experts":
+            await _check_calibration(page, api)
+        if name == "Overview":
+            size = await page.locator('tr[data-kpi="review_queue"] td').get_attribute("data-value")
+            assert int(size or "-1") > 0
+    await assert_clean(problems)
 
 
 async def test_approve_and_reject_in_the_queue(
@@ -161,7 +206,34 @@ async def test_approve_and_reject_in_the_queue(
     )
     assert first not in ids
     assert second not in ids
-    await assert_clean(page, problems)
+    await assert_clean(problems)
+
+
+async def test_redeliver_a_delivery_and_see_it_queued(
+    browser_page: tuple[Any, Any], live_base_url: str, demo_admin_key: str, api: httpx.Client
+) -> None:
+    page, problems = browser_page
+    await sign_in(page, live_base_url, demo_admin_key)
+    await page.goto(f"{live_base_url}/dashboard/webhooks")
+    demo = page.locator("section.webhook").first
+    hook = await demo.get_attribute("data-webhook-id")
+    enable = demo.get_by_role("button", name="Enable")
+    if await enable.count():  # the demo webhook is loaded disabled: redelivery needs it on
+        assert await demo.get_by_role("button", name="Redeliver").first.is_disabled()
+        await enable.click()
+        await page.wait_for_url("**/dashboard/webhooks?notice=webhook_enabled*")
+        assert "enabled" in await page.locator("#flash").inner_text()
+    delivered = demo.locator("tr.status-delivered").first
+    delivery = await delivered.get_attribute("data-delivery-id")
+    await delivered.get_by_role("button", name="Redeliver").click()
+    await page.wait_for_url("**/dashboard/webhooks?notice=redelivery_queued*")
+    assert "queued again" in await page.locator("#flash").inner_text()
+    row = page.locator(f'tr[data-delivery-id="{delivery}"]')
+    assert await row.get_attribute("class") == "status-pending"
+    assert "pending" in await row.inner_text()
+    mine = [d for d in _get(api, f"/webhooks/{hook}/deliveries")["items"] if d["id"] == delivery]
+    assert mine[0]["status"] == "pending"
+    await assert_clean(problems)
 
 
 async def test_clear_a_cache_flag(
@@ -176,7 +248,7 @@ async def test_clear_a_cache_flag(
     await page.locator(f'tr[data-cache-key="{key}"]').wait_for(state="detached", timeout=10_000)
     assert "Flag cleared" in await page.locator("#flash").inner_text()
     assert _get(api, f"/cache/entries/{key}")["status"] == "active"
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_sign_out_and_be_refused(
@@ -190,7 +262,7 @@ async def test_sign_out_and_be_refused(
     await page.goto(f"{live_base_url}/dashboard/experts")
     assert page.url.startswith(f"{live_base_url}/dashboard/login")
     assert await page.get_by_label("API key").is_visible()
-    await assert_clean(page, problems)
+    await assert_clean(problems)
 
 
 async def test_form_post_without_csrf_token_is_refused(
@@ -224,10 +296,10 @@ async def test_a_non_admin_key_is_refused(
 
 
 async def test_pages_fit_a_390_px_screen(
-    chromium: Any, live_base_url: str, demo_admin_key: str
+    browser: Any, live_base_url: str, demo_admin_key: str
 ) -> None:
-    context, page, problems = await new_page(chromium, WIDTHS["mobile"])
-    try:
+    async with probed_page(browser, viewport=viewport("mobile")) as problems:
+        page = problems.page
         await sign_in(page, live_base_url, demo_admin_key)
         for _name, path, charts in PAGES:
             await page.goto(f"{live_base_url}{path}")
@@ -237,9 +309,7 @@ async def test_pages_fit_a_390_px_screen(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, path
-        await assert_clean(page, problems)
-    finally:
-        await context.close()
+        await assert_clean(problems)
 
 
 async def test_the_csp_holds_and_the_detector_sees_violations(
@@ -262,6 +332,7 @@ async def test_the_csp_holds_and_the_detector_sees_violations(
         })"""
     )
     assert ran is False
-    violations = await problems.csp_violations(page)
-    assert any(v.startswith("script-src") for v in violations), violations
-    assert any(v.startswith("style-src") for v in violations), violations
+    violations = await problems.csp_violations()
+    directives = [str(v.get("directive", "")) for v in violations]
+    assert any(d.startswith("script-src") for d in directives), violations
+    assert any(d.startswith("style-src") for d in directives), violations

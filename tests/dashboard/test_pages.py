@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.demo_data import DEMO_WEBHOOK_URL
 from tests.conftest import bearer
 from tests.dashboard.helpers import chart_spec, csrf_token, page_tables, sign_in
 
@@ -79,8 +81,9 @@ async def test_overview_numbers_equal_the_api(
         None if p["satisfaction"] is None else round(p["satisfaction"] * 100, 2)
         for p in votes["series"]
     ]
-    assert "Review queue" in page.text
-    assert "not yet available" in page.text
+    assert values["review_queue"] == len(await _whole_review_queue(admin, demo_admin_key))
+    assert values["review_queue"] > 0
+    assert "not yet available" not in page.text
 
 
 async def test_votes_page_equals_the_api(admin: httpx.AsyncClient, demo_admin_key: str) -> None:
@@ -211,8 +214,53 @@ async def test_experts_page_equals_the_api(admin: httpx.AsyncClient, demo_admin_
     assert tables["by-type"] == [[k, v] for k, v in experts["feedback_by_type"].items()]
     assert tables["by-category"] == [[k, v] for k, v in experts["feedback_by_category"].items()]
     assert sum(experts["feedback_by_type"].values()) > 0
-    assert "calibration matrix" in page.text
-    assert "not yet available" in page.text
+    assert "not yet available" not in page.text
+
+
+async def test_experts_calibration_matrix_equals_the_api(
+    admin: httpx.AsyncClient, demo_admin_key: str
+) -> None:
+    page = await admin.get("/dashboard/experts", params=WINDOW)
+    tables, values = page_tables(page.text)
+    calibration = await api(admin, demo_admin_key, "/analytics/calibration", **WINDOW, top=20)
+    assert calibration["answers"] > 0  # the demo data fills the quality tables
+    assert values["calibration_answers"] == calibration["answers"]
+    verdicts = ["correct", "incomplete", "incorrect"]
+    assert tables["calibration-votes"] == [
+        [calibration["votes"][vote][v] for v in verdicts] for vote in ("up", "down")
+    ]
+    assert tables["calibration-reasons"] == [
+        [r["reason"], r["sample_size"], r["incorrect_share"], r["incomplete_share"]]
+        for r in calibration["reasons"]
+    ]
+    assert len(calibration["reasons"]) > 0
+    spec = chart_spec(page.text, "calibration-reasons")
+    assert spec["y_range"] == [0, 100]  # shares in percent
+    assert spec["labels"] == [r["reason"] for r in calibration["reasons"]]
+    assert spec["series"][0]["values"] == [
+        round(r["incorrect_share"] * 100, 2) for r in calibration["reasons"]
+    ]
+    # The matrix's cells show the same counts, shaded relative to the largest.
+    cells = re.findall(
+        r'class="matrix-cell heat-(\d)" data-vote="(\w+)" data-verdict="(\w+)">([\d,]+)<',
+        page.text,
+    )
+    assert [(vote, verdict, int(n.replace(",", ""))) for _, vote, verdict, n in cells] == [
+        (vote, v, calibration["votes"][vote][v]) for vote in ("up", "down") for v in verdicts
+    ]
+    assert max(int(h) for h, *_ in cells) == 5
+
+
+async def test_experts_calibration_follows_the_window(
+    admin: httpx.AsyncClient, demo_admin_key: str
+) -> None:
+    empty = {"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"}
+    page = await admin.get("/dashboard/experts", params=empty)
+    tables, values = page_tables(page.text)
+    calibration = await api(admin, demo_admin_key, "/analytics/calibration", **empty)
+    assert values["calibration_answers"] == calibration["answers"] == 0
+    assert tables["calibration-votes"] == [[0, 0, 0], [0, 0, 0]]
+    assert "No down vote with a reason" in page.text
 
 
 async def test_approval_queue_lists_the_apis_pending_candidates(
@@ -349,12 +397,65 @@ async def test_window_picker_follows_the_api_rule(admin: httpx.AsyncClient) -> N
     assert "buckets" in too_many.text
 
 
-async def test_unavailable_pages_say_so(admin: httpx.AsyncClient) -> None:
-    for path, name in (("/review-queue", "Review queue"), ("/webhooks", "Webhooks")):
-        page = await admin.get(f"/dashboard{path}")
+async def _whole_review_queue(http: httpx.AsyncClient, key: str) -> list[dict[str, Any]]:
+    """Every item of `GET /api/v1/review-queue`, following its cursors."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(100):  # bounded: the demo queue is far shorter than 100 pages
+        params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = await api(http, key, "/review-queue", **params)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("the review queue did not end")
+
+
+def _queue_rows(items: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [i["query_id"], i["down_votes"], i["up_votes"], i["reasons"], i["priority"]] for i in items
+    ]
+
+
+async def test_review_queue_pages_equal_the_api(
+    admin: httpx.AsyncClient, demo_admin_key: str
+) -> None:
+    everything = await _whole_review_queue(admin, demo_admin_key)
+    assert len(everything) > 25  # the demo queue spans pages
+    shown: list[list[Any]] = []
+    path = "/dashboard/review-queue"
+    for _ in range(100):
+        page = await admin.get(path)
         assert page.status_code == 200
-        assert f"<h1>{name}</h1>" in page.text
-        assert "is not yet available" in page.text
+        tables, _ = page_tables(page.text)
+        rows = tables["review-queue"]
+        assert 0 < len(rows) <= 25
+        shown += rows
+        link = re.search(
+            r'<a href="(/dashboard/review-queue\?cursor=[^"]+)" rel="next">', page.text
+        )
+        if link is None:
+            break
+        path = link.group(1).replace("&amp;", "&")
+    assert shown == _queue_rows(everything)
+    first = await api(admin, demo_admin_key, "/review-queue", limit=25)
+    first_page, _ = page_tables((await admin.get("/dashboard/review-queue")).text)
+    assert first_page["review-queue"] == _queue_rows(first["items"])
+
+
+async def test_review_queue_explains_its_priority(admin: httpx.AsyncClient) -> None:
+    page = await admin.get("/dashboard/review-queue")
+    assert "<h1>Review queue</h1>" in page.text
+    assert "How the priority is computed" in page.text
+    times = "\N{MULTIPLICATION SIGN}"
+    assert f"(down + 0.5 {times} reasoned) {times} (down + 1) / (down + up + 2)" in page.text
+    assert "not yet available" not in page.text
+
+
+async def test_review_queue_refuses_a_forged_cursor(admin: httpx.AsyncClient) -> None:
+    page = await admin.get("/dashboard/review-queue", params={"cursor": "bm90LWEtbGlzdA"})
+    assert page.status_code == 422
+    assert "Malformed cursor" in page.text
 
 
 async def test_navigation_names_every_page(admin: httpx.AsyncClient, demo_app: FastAPI) -> None:
@@ -377,3 +478,98 @@ async def test_dashboard_routes_stay_out_of_the_openapi_document(
 ) -> None:
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert not [p for p in paths if p.startswith("/dashboard")]
+
+
+async def _demo_webhook(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
+    hooks = await api(http, key, "/webhooks")
+    demo = [h for h in hooks["items"] if h["url"] == DEMO_WEBHOOK_URL]
+    assert demo, "the demo data registers a webhook"
+    hook: dict[str, Any] = demo[0]
+    return hook
+
+
+def _delivery_rows(deliveries: list[dict[str, Any]]) -> list[list[Any]]:
+    fields = [
+        "created_at",
+        "event_type",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    return [[d[f] for f in fields] for d in deliveries]
+
+
+async def test_webhooks_page_equals_the_api(admin: httpx.AsyncClient, demo_admin_key: str) -> None:
+    page = await admin.get("/dashboard/webhooks")
+    assert page.status_code == 200
+    assert "not yet available" not in page.text
+    tables, _ = page_tables(page.text)
+    hooks = (await api(admin, demo_admin_key, "/webhooks"))["items"]
+    ids = re.findall(r'<section class="webhook" id="webhook-([^"]+)"', page.text)
+    assert ids == [h["id"] for h in hooks]
+    for hook in hooks:
+        deliveries = await api(
+            admin, demo_admin_key, f"/webhooks/{hook['id']}/deliveries", limit=20
+        )
+        rows = tables.get(f"deliveries-{hook['id']}", [])
+        assert [[_t(r[0]), *r[1:]] for r in rows] == [
+            [_t(r[0]), *r[1:]] for r in _delivery_rows(deliveries["items"])
+        ]
+    demo = await _demo_webhook(admin, demo_admin_key)
+    if not demo["enabled"]:  # as loaded (another test may have enabled it)
+        assert "disabled" in page.text
+        assert demo["disabled_reason"] in page.text
+    statuses = {r[2] for r in tables[f"deliveries-{demo['id']}"]}
+    assert {"delivered", "pending"} <= statuses
+
+
+async def test_redeliver_through_the_dashboard(
+    admin: httpx.AsyncClient, demo_admin_key: str
+) -> None:
+    token = csrf_token((await admin.get("/dashboard/webhooks")).text)
+    demo = await _demo_webhook(admin, demo_admin_key)
+    deliveries = (await api(admin, demo_admin_key, f"/webhooks/{demo['id']}/deliveries"))["items"]
+    delivered = next(d for d in deliveries if d["status"] == "delivered")
+    url = f"/dashboard/webhooks/{demo['id']}/deliveries/{delivered['id']}/redeliver"
+
+    refused = await admin.post(url, data={"csrf_token": "forged"})
+    assert refused.status_code == 403
+    if not demo["enabled"]:
+        # As the API: a disabled webhook receives nothing (409) until it is enabled.
+        disabled = await admin.post(url, data={"csrf_token": token})
+        assert disabled.status_code == 409
+        assert "disabled" in disabled.text
+        enabled = await admin.post(
+            f"/dashboard/webhooks/{demo['id']}/enable", data={"csrf_token": token}
+        )
+        assert enabled.status_code == 303
+        assert (await _demo_webhook(admin, demo_admin_key))["enabled"] is True
+
+    response = await admin.post(url, data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/dashboard/webhooks?notice=redelivery_queued")
+    after = (await api(admin, demo_admin_key, f"/webhooks/{demo['id']}/deliveries"))["items"]
+    mine = next(d for d in after if d["id"] == delivered["id"])
+    assert mine["status"] == "pending"
+    assert mine["next_attempt_at"] is not None
+    page = await admin.get(response.headers["location"])
+    assert "The delivery is queued again" in page.text
+    row = re.search(rf'<tr id="delivery-{delivered["id"]}"[^>]*class="status-(\w+)"', page.text)
+    assert row is not None
+    assert row.group(1) == "pending"
+
+
+async def test_redeliver_unknown_ids_are_404(admin: httpx.AsyncClient, demo_admin_key: str) -> None:
+    token = csrf_token((await admin.get("/dashboard/webhooks")).text)
+    demo = await _demo_webhook(admin, demo_admin_key)
+    for path in (
+        f"/dashboard/webhooks/not-a-uuid/deliveries/{uuid.uuid4()}/redeliver",
+        f"/dashboard/webhooks/{uuid.uuid4()}/deliveries/{uuid.uuid4()}/redeliver",
+        f"/dashboard/webhooks/{demo['id']}/deliveries/not-a-uuid/redeliver",
+        f"/dashboard/webhooks/{uuid.uuid4()}/enable",
+    ):
+        response = await admin.post(path, data={"csrf_token": token})
+        assert response.status_code == 404, path

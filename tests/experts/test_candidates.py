@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Scope
 from tests.conftest import KeyMaker, bearer
@@ -51,7 +53,11 @@ async def test_queue_lists_pending_by_priority_with_keyset_pages(
 
 
 async def test_approve_records_decider_and_raises_author_trust(
-    client: httpx.AsyncClient, make_key: KeyMaker, new_expert: NewExpert, review: Review
+    client: httpx.AsyncClient,
+    make_key: KeyMaker,
+    new_expert: NewExpert,
+    review: Review,
+    db: AsyncSession,
 ) -> None:
     operator = bearer(await make_key(Scope.admin, user_id=5150, name="operator"))
     expert = await new_expert()
@@ -64,6 +70,10 @@ async def test_approve_records_decider_and_raises_author_trust(
     assert data["approval_status"] == "approved"
     assert data["approved_by"] == 5150
     assert dt.datetime.fromisoformat(data["approved_at"]) >= before
+    # The audit trail names the deciding key (as `keys list` shows it), and when.
+    keys = await db.execute(sa.text("SELECT id FROM api_keys WHERE name = 'operator'"))
+    assert data["decided_by_key_id"] == str(keys.scalar_one())
+    assert data["decided_at"] == data["approved_at"]
     profile = await _expert(client, operator, expert["id"])
     assert profile["approved_count"] == 1
     assert profile["trust_score"] == pytest.approx(6 / 11)  # Beta(5, 5) + 1 success
@@ -97,7 +107,9 @@ async def test_reject_needs_a_reason_and_lowers_author_trust(
     assert data["approval_status"] == "rejected"
     assert data["rejection_reason"] == "Norma citata errata"
     assert data["approved_by"] is None  # the test admin key has no operator user
-    assert data["approved_at"] is not None
+    assert data["approved_at"] is None  # a rejection is not an approval
+    assert data["decided_at"] is not None
+    assert data["decided_by_key_id"] is not None
     profile = await _expert(client, admin_headers, expert["id"])
     assert profile["rejected_count"] == 1
     assert profile["trust_score"] == pytest.approx(5 / 11)  # Beta(5, 5) + 1 failure

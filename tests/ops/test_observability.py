@@ -148,6 +148,7 @@ async def test_metrics_by_route_template_status_and_pool(client, admin_headers) 
     await client.delete("/api/v1/users/123456789", headers=admin_headers)  # 404: no such user
     await client.delete("/api/v1/users/123456789")  # 401
     await client.get("/no/such/path/987654")  # unmatched: grouped, never the raw path
+    await client.get("/api/v1/cache/entries/a/b%3Ac", headers=admin_headers)  # 404
     response = await client.get("/metrics")  # no credentials needed
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -168,8 +169,11 @@ async def test_metrics_by_route_template_status_and_pool(client, admin_headers) 
         r'http_request_duration_seconds_bucket\{.*handler="/healthz".*status="200"', text
     )
     assert "123456789" not in text  # templates, not raw paths
+    # The OpenAPI template, not Starlette's `{cache_key:path}`.
+    assert 'handler="/api/v1/cache/entries/{cache_key}"' in text
+    assert ":path}" not in text
     assert "987654" not in text
-    assert re.search(r'http_requests_total\{handler="none",method="GET",status="404"\}', text)
+    assert re.search(r'http_requests_total\{handler="unmatched",method="GET",status="404"\}', text)
     for gauge in ("db_pool_connections_in_use", "db_pool_connections_idle", "db_pool_size"):
         assert re.search(gauge + r'\{pool="primary"\} \d', text), gauge
     assert 'db_pool_size{pool="primary"} 15.0' in text

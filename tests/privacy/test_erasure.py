@@ -98,6 +98,8 @@ async def test_erasure_leaves_no_trace(client, connection, admin_headers) -> Non
         ("expert_faq_candidates", "approved_by"),
         ("api_keys", "user_id"),
         ("idempotency_keys", "response_body"),
+        ("webhook_events", "data"),
+        ("webhook_events", "user_id"),
     }
 
     response = await client.delete(f"/api/v1/users/{SEED_USER_ID}", headers=admin_headers)
@@ -120,6 +122,7 @@ async def test_erasure_leaves_no_trace(client, connection, admin_headers) -> Non
         "routing_feedback": 0,
         "expert_faq_candidates": 1,  # the approved one keeps its text
         "api_keys": 1,  # the seed admin key's operator link
+        "webhook_events": 1,  # the outbox payload naming the user
     }
     assert await _scan(connection, needles) == []
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import TokenMinter, bearer
 
 METRICS = "/api/v1/routing/metrics"
 FEEDBACK = "/api/v1/routing/feedback"
@@ -45,17 +45,7 @@ async def post_feedback(
     return feedback_id
 
 
-async def count(db: AsyncSession, table: str) -> int:
-    return int((await db.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
-
-
 @pytest.fixture
-async def token_headers(
-    client: httpx.AsyncClient, ingest_headers: dict[str, str]
-) -> dict[str, str]:
+async def conversation_token_headers(mint_token: TokenMinter) -> dict[str, str]:
     """A browser feedback token (valid, but never allowed on routing routes)."""
-    response = await client.post(
-        "/api/v1/feedback-tokens", json={"conversation_id": "conv-1"}, headers=ingest_headers
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    return bearer(await mint_token(conversation_id="conv-1"))

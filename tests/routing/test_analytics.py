@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics.histogram import RELATIVE_ERROR
 from tests.routing.conftest import metric, post_feedback, post_metrics
 
 ANALYTICS = "/api/v1/analytics/routing"
@@ -70,10 +71,12 @@ def group(
         "avg_quality": None if avg_quality is None else approx(avg_quality),
         "correct_rate": None if correct_rate is None else approx(correct_rate),
         "helpful_rate": None if helpful_rate is None else approx(helpful_rate),
-        "avg_cost": approx(avg_cost),
-        "total_savings": None if total_savings is None else approx(total_savings),
-        "latency_p50_ms": None if p50 is None else approx(p50),
-        "latency_p95_ms": None if p95 is None else approx(p95),
+        # Responses round money to 6 decimals and milliseconds to 0.1; percentiles come
+        # from the log-spaced histogram: the nearest-rank value within its relative error.
+        "avg_cost": approx(round(avg_cost, 6), abs=1e-12),
+        "total_savings": None if total_savings is None else approx(round(total_savings, 6)),
+        "latency_p50_ms": None if p50 is None else approx(round(p50, 1), rel=RELATIVE_ERROR),
+        "latency_p95_ms": None if p95 is None else approx(round(p95, 1), rel=RELATIVE_ERROR),
     }
 
 
@@ -87,10 +90,10 @@ async def analytics(client: httpx.AsyncClient, headers: dict[str, str], **params
 async def test_group_by_provider(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     # openai: m1 m2 m3; quality (1 + .5 + 0 + .9)/4; correct T F F T; helpful T - F T;
     # cost (.001+.003+.010)/3; savings .009+.007 (m3 has no baseline);
-    # latency [100,200,300]: p50 200, p95 at rank 1.9 → 200 + .9·100.
+    # latency [100,200,300]: nearest rank p50 = 2nd = 200, p95 = 3rd = 300.
     # Joining feedback row by row would give 4 requests and cost .00375: it must not.
     assert await analytics(client, admin_headers, group_by="provider") == [
-        group("openai", 3, 4, 0.6, 0.5, 2 / 3, 0.014 / 3, 0.016, 200, 290),
+        group("openai", 3, 4, 0.6, 0.5, 2 / 3, 0.014 / 3, 0.016, 200, 300),
         group("anthropic", 2, 1, 0.6, None, 1.0, 0.003, 0.0, 400, 400),
         group("local", 1, 0, None, None, None, 0.0, 0.005, 50, 50),
     ]
@@ -106,7 +109,7 @@ async def test_group_by_model_keeps_providers_apart(
 ) -> None:
     assert await analytics(client, admin_headers, group_by="model") == [
         group("claude-haiku", 2, 1, 0.6, None, 1.0, 0.003, 0.0, 400, 400, provider="anthropic"),
-        group("gpt-4o-mini", 2, 3, 0.5, 1 / 3, 0.5, 0.002, 0.016, 150, 195, provider="openai"),
+        group("gpt-4o-mini", 2, 3, 0.5, 1 / 3, 0.5, 0.002, 0.016, 100, 200, provider="openai"),
         group("gpt-4o", 1, 1, 0.9, 1.0, 1.0, 0.010, None, 300, 300, provider="openai"),
         group("gpt-4o-mini", 1, 0, None, None, None, 0.0, 0.005, 50, 50, provider="local"),
     ]
@@ -114,11 +117,11 @@ async def test_group_by_model_keeps_providers_apart(
 
 @pytest.mark.usefixtures("dataset")
 async def test_group_by_pattern(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    # tax: m1 m2 m4, latency [100,200,400] → p95 = 200 + .9·200; law: [50,300] → p95 =
-    # 50 + .95·250; m5 has no pattern and no latency.
+    # tax: m1 m2 m4, latency [100,200,400] → p50 200, p95 400; law: [50,300] → p50 50,
+    # p95 300; m5 has no pattern and no latency.
     assert await analytics(client, admin_headers, group_by="pattern") == [
-        group("tax", 3, 4, 0.525, 1 / 3, 2 / 3, 0.002, 0.016, 200, 380),
-        group("law", 2, 1, 0.9, 1.0, 1.0, 0.005, 0.005, 175, 287.5),
+        group("tax", 3, 4, 0.525, 1 / 3, 2 / 3, 0.002, 0.016, 200, 400),
+        group("law", 2, 1, 0.9, 1.0, 1.0, 0.005, 0.005, 50, 300),
         group(None, 1, 0, None, None, None, 0.004, None, None, None),
     ]
 
@@ -135,11 +138,13 @@ async def test_time_window(
     recent = await analytics(client, admin_headers, **{"from": "2021-01-01T00:00:00Z"})
     assert recent == [  # equal request counts: by key
         group("anthropic", 2, 1, 0.6, None, 1.0, 0.003, 0.0, 400, 400),
-        group("openai", 2, 3, 0.5, 1 / 3, 0.5, 0.002, 0.016, 150, 195),
+        group("openai", 2, 3, 0.5, 1 / 3, 0.5, 0.002, 0.016, 100, 200),
         group("local", 1, 0, None, None, None, 0.0, 0.005, 50, 50),
     ]
+    # `from` defaults to `to` minus 30 days: m3 (June 2020) is outside a bare `to` of 2021.
+    assert await analytics(client, admin_headers, to="2021-01-01T00:00:00+00:00") == []
     old = await analytics(
-        client, admin_headers, **{"from": "2020-01-01", "to": "2021-01-01T00:00:00+00:00"}
+        client, admin_headers, **{"from": "2020-05-15T00:00:00Z", "to": "2020-06-15T00:00:00Z"}
     )
     assert old == [group("openai", 1, 1, 0.9, 1.0, 1.0, 0.010, None, 300, 300)]
     empty = await analytics(

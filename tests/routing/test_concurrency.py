@@ -25,7 +25,9 @@ async def test_overlapping_batches_in_opposite_orders(committed_app: FastAPI) ->
                 for body in [forward, backward, forward, backward]
             )
         )
-        assert [r.status_code for r in responses] == [201] * 4
+        for r in responses:  # 201 when the batch created something, 200 for a pure re-send
+            created_here = any(item["created"] for item in r.json()["items"])
+            assert r.status_code == (201 if created_here else 200)
         first = responses[0].json()["ids"]
         assert responses[1].json()["ids"] == list(reversed(first))
         assert responses[2].json()["ids"] == first

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.routing.conftest import FEEDBACK, count, metric, post_metrics
+from tests.conftest import count_rows
+from tests.routing.conftest import FEEDBACK, metric, post_metrics
 
 
 async def test_feedback_on_stored_metric(
@@ -38,7 +39,7 @@ async def test_feedback_on_stored_metric(
     assert row.quality_score == 0.8
     assert (row.is_correct, row.is_helpful, row.comment) == (True, False, "ok")
     assert (row.user_id, row.session_id) == (31, "s-1")
-    assert await count(db, "users WHERE id = 31") == 1
+    assert await count_rows(db, "users WHERE id = 31") == 1
     # provider/model/pattern are not copied: the row has no such columns
     assert not {"selected_provider", "selected_model", "pattern_detected"} & set(row._fields)
 
@@ -52,7 +53,7 @@ async def test_several_feedbacks_per_request(
             FEEDBACK, json={"request_id": "req-1", "quality_score": score}, headers=ingest_headers
         )
         assert response.status_code == 201
-    assert await count(db, "routing_feedback") == 2
+    assert await count_rows(db, "routing_feedback") == 2
 
 
 async def test_unknown_request_id_404_and_nothing_stored(
@@ -66,8 +67,8 @@ async def test_unknown_request_id_404_and_nothing_stored(
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "nope" in response.json()["detail"]
-    assert await count(db, "routing_feedback") == 0
-    assert await count(db, "users WHERE id = 55") == 0
+    assert await count_rows(db, "routing_feedback") == 0
+    assert await count_rows(db, "users WHERE id = 55") == 0
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ async def test_invalid_feedback_422(
     )
     assert response.status_code == 422, response.text
     assert field in [e["field"] for e in response.json()["errors"]]
-    assert await count(db, "routing_feedback") == 0
+    assert await count_rows(db, "routing_feedback") == 0
 
 
 async def test_quality_score_bounds_inclusive(
@@ -115,9 +116,13 @@ async def test_quality_score_bounds_inclusive(
 
 
 async def test_feedback_auth(
-    client: httpx.AsyncClient, ingest_headers: dict[str, str], token_headers: dict[str, str]
+    client: httpx.AsyncClient,
+    ingest_headers: dict[str, str],
+    conversation_token_headers: dict[str, str],
 ) -> None:
     await post_metrics(client, ingest_headers, [metric("req-1")])
     body = {"request_id": "req-1", "quality_score": 0.5}
     assert (await client.post(FEEDBACK, json=body)).status_code == 401
-    assert (await client.post(FEEDBACK, json=body, headers=token_headers)).status_code == 403
+    assert (
+        await client.post(FEEDBACK, json=body, headers=conversation_token_headers)
+    ).status_code == 403

@@ -113,10 +113,14 @@ async def test_unknown_pattern_has_no_candidates(
 
 
 async def test_recommendations_errors(
-    client: httpx.AsyncClient, ingest_headers: dict[str, str], token_headers: dict[str, str]
+    client: httpx.AsyncClient,
+    ingest_headers: dict[str, str],
+    conversation_token_headers: dict[str, str],
 ) -> None:
     assert (await client.get(RECOMMENDATIONS, params={"pattern": "tax"})).status_code == 401
-    forbidden = await client.get(RECOMMENDATIONS, params={"pattern": "tax"}, headers=token_headers)
+    forbidden = await client.get(
+        RECOMMENDATIONS, params={"pattern": "tax"}, headers=conversation_token_headers
+    )
     assert forbidden.status_code == 403
     cases: list[tuple[dict[str, str | float], str]] = [
         ({}, "pattern"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,16 +15,13 @@ import httpx
 import pytest
 
 from app import migrate
-from app.auth import service as auth_service
-from app.auth.models import Scope
-from app.db import create_engine, make_sessionmaker
-from tests.conftest import TOKEN_SECRET, make_settings
+from tests.browser import running_service
 from tests.dashboard import live
 from tests.topology.cluster import topology
 
 pytestmark = pytest.mark.topology
 
-# The documented bound (docs/hostile.md): streaming replication on one host replays in
+# The documented bound (docs/reliability.md): streaming replication on one host replays in
 # milliseconds; 5 s leaves room for two shared cores under CI load.
 REPLICA_LAG_BOUND_SECONDS = 5.0
 
@@ -39,41 +36,29 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    import asyncio
-
+async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deployment]:
     logs = Path(tmp_path_factory.mktemp("topology"))
     with topology() as topo:
-
-        async def prepare() -> tuple[str, str]:
-            await migrate.upgrade_to_head_async(topo.primary_url)
-            engine = create_engine(make_settings(topo.primary_url), topo.primary_url)
-            try:
-                async with make_sessionmaker(engine)() as session:
-                    _, admin = await auth_service.create_key(session, scope=Scope.admin)
-                    _, ingest = await auth_service.create_key(session, scope=Scope.ingest)
-                    await session.commit()
-            finally:
-                await engine.dispose()
-            return admin, ingest
-
-        admin, ingest = asyncio.run(prepare())
-        env = {
-            "DB_STATEMENT_CACHE_SIZE": "0",
-            "ANALYTICS_DATABASE_URL": topo.replica_url,
-            "DB_POOL_SIZE": "5",
-            "API_KEY_CACHE_SECONDS": "0",
+        # Migrations go to the primary directly, never through PgBouncer (README).
+        await migrate.upgrade_to_head_async(topo.primary_url)
+        settings = {
+            "db_statement_cache_size": "0",
+            "analytics_database_url": topo.replica_url,
+            "db_pool_size": "5",
+            "api_key_cache_seconds": "0",
+            **live.LIVE_SETTINGS,
         }
         url = topo.bouncer_url
-        with (
-            live.live_server(url, TOKEN_SECRET, logs / "a.log", env=env) as a,
-            live.live_server(url, TOKEN_SECRET, logs / "b.log", env=env) as b,
+        async with (
+            running_service(url, logs / "a.log", **settings) as a,
+            running_service(url, logs / "b.log", **settings) as b,
         ):
             yield Deployment(
-                a=a,
-                b=b,
-                admin={"Authorization": f"Bearer {admin}"},
-                ingest={"Authorization": f"Bearer {ingest}"},
+                a=a.base_url,
+                b=b.base_url,
+                # Keys made by one process's fixture work on the other: one database.
+                admin={"Authorization": f"Bearer {a.admin_key}"},
+                ingest={"Authorization": f"Bearer {b.ingest_key}"},
                 primary_url=topo.primary_url,
             )
 

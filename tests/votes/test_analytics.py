@@ -23,6 +23,8 @@ def t(day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0)
 
 
 # March 2026: the 2nd is a Monday. Each tuple: conversation, vote, created_at, reasons[, id].
+# A conversation's current vote is its newest vote overall; it counts once, in the bucket of
+# the time it was cast, if that time is inside the window.
 DATASET: list[tuple[Any, ...]] = [
     # A switched inside the window: up (Mon) then down (Tue) -> counts once, as down on Tue.
     ("A", "up", t(2, 10), ["helpful"]),
@@ -37,7 +39,8 @@ DATASET: list[tuple[Any, ...]] = [
     ("D", "down", t(4, 23, 59, 59, 999999), ["wrong", "slow", "slow"]),
     # E: up exactly at `from` (inclusive).
     ("E", "up", t(2), ["fast"]),
-    # F: down inside (Tue), then up after the window -> counts as down on Tue.
+    # F: down inside (Tue), then up after the window -> its current vote (up, Mar 7) is
+    # outside [Mar 2, Mar 6), so F does not count there at all.
     ("F", "down", t(3, 12), ["wrong"]),
     ("F", "up", t(7), []),
     # G: two votes with the same timestamp: the higher id (up) is current.
@@ -84,19 +87,20 @@ async def test_daily_analytics_match_the_hand_computed_numbers(
     response = await client.get(URL, params=window(t(2), t(6)), headers=admin_headers)
     assert response.status_code == 200, response.text
     body = response.json()
-    # Current votes in [Mar 2, Mar 6): A down, B up, D down, E up, F down, G up.
-    assert body["totals"] == {"up": 3, "down": 3, "satisfaction": 0.5}
+    # Current votes cast in [Mar 2, Mar 6): A down, B up, D down, E up, G up (C's and F's
+    # current votes were cast on Mar 6 and Mar 7).
+    assert body["totals"] == {"up": 3, "down": 2, "satisfaction": 0.6}
     assert parsed_series(body) == [
         point(2, 2, 0, 1.0),  # B up, E up (A's up was replaced by its down on Tue)
-        point(3, 0, 2, 0.0),  # A down, F down
+        point(3, 0, 1, 0.0),  # A down (F's down was replaced by its later up)
         point(4, 1, 1, 0.5),  # G up (tie broken by id), D down
         point(5, 0, 0, None),  # empty bucket present with zeros
     ]
-    # Reasons of current votes only: slow (A, D), wrong (D, F), fast (E).
+    # Reasons of current votes only: slow (A, D), fast (E), wrong (D).
     assert body["top_reasons"] == [
         {"reason": "slow", "count": 2},
-        {"reason": "wrong", "count": 2},
         {"reason": "fast", "count": 1},
+        {"reason": "wrong", "count": 1},
     ]
     assert dt.datetime.fromisoformat(body["from"]) == t(2)
     assert dt.datetime.fromisoformat(body["to"]) == t(6)
@@ -107,14 +111,14 @@ async def test_top_limits_the_reasons(
     client: httpx.AsyncClient, admin_headers: dict[str, str], dataset: None
 ) -> None:
     response = await client.get(URL, params=window(t(2), t(6), top=2), headers=admin_headers)
-    assert [r["reason"] for r in response.json()["top_reasons"]] == ["slow", "wrong"]
+    assert [r["reason"] for r in response.json()["top_reasons"]] == ["slow", "fast"]
 
 
 async def test_weekly_buckets_start_on_monday_and_the_window_decides_the_current_vote(
     client: httpx.AsyncClient, admin_headers: dict[str, str], dataset: None
 ) -> None:
-    # [Wed Mar 4, Tue Mar 10): D down, G up, C down (Mar 6), F up (Mar 7; its Tue down is
-    # outside this window). Buckets: the weeks of Mon Mar 2 and Mon Mar 9.
+    # [Wed Mar 4, Tue Mar 10): D down, G up, C down (Mar 6), F up (Mar 7); A, B and E cast
+    # their current votes before Mar 4. Buckets: the weeks of Mon Mar 2 and Mon Mar 9.
     response = await client.get(URL, params=window(t(4), t(10), "week"), headers=admin_headers)
     body = response.json()
     assert body["totals"] == {"up": 2, "down": 2, "satisfaction": 0.5}
@@ -235,9 +239,9 @@ async def test_analytics_is_admin_only(
     assert (await client.get(URL, headers=token)).status_code == 403
 
 
-async def test_one_week_window_uses_an_index_not_a_seq_scan(db: AsyncSession) -> None:
-    # 6000 votes, one every 3 hours over ~2 years (56 fall in any one week), 1500
-    # conversations; then fresh statistics so the planner sees the real distribution.
+async def test_analytics_reads_rollups_never_the_votes_table(db: AsyncSession) -> None:
+    # 6000 votes, one every 3 hours over ~2 years, 1500 conversations; then fresh
+    # statistics so the planner sees the real distribution.
     await db.execute(
         sa.text(
             """
@@ -250,12 +254,13 @@ async def test_one_week_window_uses_an_index_not_a_seq_scan(db: AsyncSession) ->
             """
         )
     )
-    await db.execute(sa.text("ANALYZE votes"))
-    start = dt.datetime(2026, 1, 5, tzinfo=UTC)
+    await db.execute(sa.text("ANALYZE votes, vote_current, vote_rollups, vote_reason_rollups"))
+    start = dt.datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
     stmt = analytics_statement(
         start=start, end=start + dt.timedelta(days=7), bucket=Bucket.day, top=10, explain=True
     )
     plan = "\n".join(row[0] for row in (await db.execute(stmt)).all())
-    assert "ix_votes_created_at" in plan, plan
-    assert "Index" in plan, plan
-    assert "Seq Scan on votes" not in plan, plan
+    assert "vote_rollups" in plan, plan
+    assert "vote_current" in plan, plan
+    assert " on votes " not in plan, plan
+    assert "Seq Scan on vote_current" not in plan, plan

@@ -47,7 +47,9 @@ async def test_analytics_description_defines_counts_and_satisfaction(
     description = doc["paths"]["/api/v1/analytics/votes"]["get"]["description"]
     assert "up / (up + down)" in description
     assert "`null` when there are no votes" in description
-    assert "current vote within the window" in description
+    assert "newest vote overall" in description
+    assert "in the bucket of the time that vote was cast" in description
+    assert "`to` minus 30 days" in description
     assert "UTC" in description
     votes_doc = doc["paths"]["/api/v1/conversations/{conversation_id}/votes"]["get"]
     assert "unknown conversation → 200" in votes_doc["description"]

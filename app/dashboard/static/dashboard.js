@@ -40,7 +40,8 @@
     var opts = baseOptions(el, spec);
     var labels = spec.labels;
     opts.scales.x = { time: false, range: [-0.5, Math.max(labels.length - 0.5, 0.5)] };
-    opts.scales.y = { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } };
+    opts.scales.y = spec.y_range ? { range: spec.y_range }
+      : { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } };
     opts.axes[0].splits = function () { return spec.x; };
     opts.axes[0].values = function (u, splits) {
       return splits.map(function (i) { return labels[i] === undefined ? "" : labels[i]; });

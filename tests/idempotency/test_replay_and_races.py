@@ -1,27 +1,23 @@
-"""Behaviour that needs real commits: Idempotency-Key replay and races, rate limits,
-revocation reaching a cached key, last_used_at bookkeeping, the keys CLI."""
+"""Idempotency-Key with real commits: replay, reuse, races, expiry, and a replay that
+needs a still-valid credential (a probe route shows what the key prevents)."""
 
 import asyncio
-import json
 import random
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.dependencies import IngestOrAdmin
 from app.db import SessionDep
 from app.idempotency.dependencies import Idempotent
-from app.main import create_app
 from app.transaction import TransactionalRoute
 from app.users.service import register_user
 from app.votes.models import Vote
-from tests.conftest import bearer, committed_key, make_settings
+from tests.conftest import app_on_own_database, bearer, committed_key
 
 
 class Register(BaseModel):
@@ -46,13 +42,11 @@ async def register(
 @pytest.fixture
 async def live(databases):
     """An app with real commits, the probe route, and fast key-cache expiry."""
-    url = await databases.migrated()
-    app = create_app(make_settings(url, api_key_cache_seconds=0.2))
-    app.include_router(probe)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield app, http
+    async with app_on_own_database(databases, routers=[probe], api_key_cache_seconds=0.2) as (
+        app,
+        http,
+    ):
+        yield app, http
 
 
 async def _count_users(app, user_id: int) -> int:
@@ -128,104 +122,6 @@ async def test_concurrent_requests_with_one_key_write_once(live) -> None:
     fresh = [r for r in responses if "idempotent-replayed" not in r.headers]
     assert len(fresh) == 1
     assert await _count_users(app, 506) == 1
-
-
-async def test_rate_limit_429_with_retry_after(databases) -> None:
-    url = await databases.migrated()
-    app = create_app(make_settings(url, rate_limit_per_minute=2))
-    async with app.router.lifespan_context(app):
-        key = await committed_key(app)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            codes = []
-            for _ in range(3):
-                r = await http.post(
-                    "/api/v1/feedback-tokens", headers=bearer(key), json={"conversation_id": "c"}
-                )
-                codes.append(r.status_code)
-            other = await http.post(
-                "/api/v1/feedback-tokens",
-                headers=bearer(await committed_key(app)),
-                json={"conversation_id": "c"},
-            )
-    assert codes == [201, 201, 429]
-    assert int(r.headers["retry-after"]) >= 1
-    assert other.status_code == 201  # limits are per key
-
-
-async def test_revocation_reaches_a_cached_key_within_its_lifetime(live) -> None:
-    app, http = live
-    key = await committed_key(app)
-    body = {"conversation_id": "c"}
-    assert (await http.post("/api/v1/feedback-tokens", headers=bearer(key), json=body)).is_success
-    async with AsyncSession(app.state.engine) as session:
-        await auth_service.revoke_key(session, key.split("_")[1])
-        await session.commit()
-    await asyncio.sleep(0.3)  # the key cache lifetime in this app is 0.2 s
-    response = await http.post("/api/v1/feedback-tokens", headers=bearer(key), json=body)
-    assert response.status_code == 401
-
-
-async def test_last_used_at_is_recorded_off_the_request_path(live) -> None:
-    app, http = live
-    key = await committed_key(app)
-    await http.post("/api/v1/feedback-tokens", headers=bearer(key), json={"conversation_id": "c"})
-    await asyncio.gather(*app.state.auth.background)
-    async with app.state.engine.connect() as conn:
-        used = await conn.scalar(
-            sa.text("SELECT last_used_at FROM api_keys WHERE public_id = :p"),
-            {"p": key.split("_")[1]},
-        )
-    assert used is not None
-
-
-async def test_keys_cli_create_list_revoke(databases, monkeypatch) -> None:
-    from typer.testing import CliRunner
-
-    from app.cli import cli
-    from app.config import get_settings
-
-    url = await databases.migrated()
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-
-    try:
-        created = await asyncio.to_thread(
-            invoke, "keys", "create", "--scope", "ingest", "--name", "gateway", "--json"
-        )
-        assert created.exit_code == 0, created.output
-        key = json.loads(created.output)
-        assert key["key"].startswith("fbk_")
-        listed = await asyncio.to_thread(invoke, "keys", "list", "--json")
-        rows = json.loads(listed.output)
-        assert [r["public_id"] for r in rows] == [key["public_id"]]
-        assert key["key"] not in listed.output
-        revoked = await asyncio.to_thread(invoke, "keys", "revoke", key["id"])
-        assert revoked.exit_code == 0
-        missing = await asyncio.to_thread(runner.invoke, cli, ["keys", "revoke", "nope"])
-        assert missing.exit_code == 1
-    finally:
-        get_settings.cache_clear()
-    engine = create_async_engine(url, poolclass=NullPool)
-    async with engine.connect() as conn:
-        revoked_at = await conn.scalar(sa.text("SELECT revoked_at FROM api_keys"))
-    await engine.dispose()
-    assert revoked_at is not None
-
-
-async def test_first_start_makes_one_admin_key(databases, tmp_path, capsys) -> None:
-    from app.auth.bootstrap import print_first_admin_key
-
-    url = await databases.migrated()
-    path = await print_first_admin_key(url, data_dir=tmp_path)
-    assert path is not None
-    assert path.read_text().startswith("fbk_")
-    assert "fbk_" not in capsys.readouterr().out  # not a terminal: the key stays off logs
-    assert await print_first_admin_key(url, data_dir=tmp_path) is None
 
 
 async def test_expired_keys_are_forgotten_and_purged(live) -> None:

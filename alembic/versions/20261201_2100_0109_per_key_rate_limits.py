@@ -1,0 +1,35 @@
+"""per-key rate limits: api_keys.rate_limit_per_minute (NULL: the scope's default)
+
+Revision ID: 0109
+Revises: 0105
+Create Date: 2026-12-01 21:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0109"
+# The brief named 0006; 0103 (erasure records) already follows 0006 on this branch, so this
+# chains after it to keep a single head. The lead re-chains at merge time.
+down_revision: str | Sequence[str] | None = "0105"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    # A nullable column without a default: a catalog-only change, no table rewrite.
+    op.add_column("api_keys", sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_api_keys_rate_limit_positive"),
+        "api_keys",
+        "rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0",
+    )
+
+
+def downgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.drop_constraint(op.f("ck_api_keys_rate_limit_positive"), "api_keys", type_="check")
+    op.drop_column("api_keys", "rate_limit_per_minute")

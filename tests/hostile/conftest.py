@@ -17,6 +17,7 @@ from app.db import create_engine, make_sessionmaker
 from tests.browser import running_service
 from tests.conftest import DatabaseFactory, make_settings
 from tests.dashboard import live
+from tests.hostile.st_hooks import WEBHOOK_ALLOW_HOSTS
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ async def hostile_stack(
         failed_auth_per_minute="0",
         token_rate_limit_per_minute="0",
         api_key_cache_seconds="0",
+        webhook_allow_hosts=WEBHOOK_ALLOW_HOSTS,
         **live.LIVE_SETTINGS,
     ) as service:
         conversation_id = f"conv-hostile-{uuid.uuid4().hex[:8]}"

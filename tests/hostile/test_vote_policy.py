@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ PER_MINUTE = Settings.model_fields["token_rate_limit_per_minute"].default
 
 
 async def test_one_token_cannot_move_the_current_vote_beyond_the_policy(
-    databases: DatabaseFactory,
+    databases: DatabaseFactory, figure: Callable[[str], None]
 ) -> None:
     app = create_app(
         make_settings(await databases.migrated(), token_rate_limit_per_minute=PER_MINUTE)
@@ -62,7 +63,11 @@ async def test_one_token_cannot_move_the_current_vote_beyond_the_policy(
     accepted = statuses.count(201)
     votes = [h["vote"] for h in reversed(history)]
     changes = sum(1 for a, b in itertools.pairwise(votes) if a != b) + bool(votes)
-    print(f"{SUBMISSIONS} submissions in {elapsed:.1f} s: {accepted} recorded, {allowed} allowed")
+    figure(
+        f"vote policy: {SUBMISSIONS} submissions with one token in {elapsed:.1f} s: "
+        f"{accepted} recorded ({allowed} allowed, N = {PER_MINUTE}), "
+        f"{statuses.count(429)} x 429, current vote changed {changes} times"
+    )
     assert set(statuses) <= {201, 429}
     assert 1 <= accepted <= allowed, (accepted, allowed, elapsed)
     assert len(history) == accepted  # a refused vote stores nothing

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +162,9 @@ def test_idempotency_key_retried_on_the_other_process_replays(deployment: Deploy
     assert len(history["history"]) == 1
 
 
-def test_replica_serves_analytics_within_the_lag_bound(deployment: Deployment) -> None:
+def test_replica_serves_analytics_within_the_lag_bound(
+    deployment: Deployment, figure: Callable[[str], None]
+) -> None:
     a, b = _clients(deployment)
     conversation = f"c-lag-{uuid.uuid4().hex[:8]}"
     with a, b:
@@ -183,10 +185,13 @@ def test_replica_serves_analytics_within_the_lag_bound(deployment: Deployment) -
                 seen_after = time.monotonic() - written
                 break
             time.sleep(0.05)
-    print(f"replica showed the write after {seen_after} s")
     assert voted.status_code == 201
     assert ready.status_code == 200
     lag = ready.json()["replica_lag_seconds"]
+    figure(
+        f"topology: the replica showed a write after {seen_after} s "
+        f"(bound {REPLICA_LAG_BOUND_SECONDS} s); /readyz replica_lag_seconds {lag}"
+    )
     assert lag is not None
     assert 0 <= lag < REPLICA_LAG_BOUND_SECONDS
     assert seen_after is not None

@@ -36,6 +36,9 @@ def _number_as_text(value: Any) -> Any:
     # Earlier frontends sent numeric conversation/expert ids; store them as the text they are.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    # JSON Schema counts 273.0 as the integer 273 (the schema says integer): same text.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return value
 
 

@@ -5,7 +5,7 @@ credential of every kind."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -17,6 +17,7 @@ from app.db import create_engine, make_sessionmaker
 from tests.browser import running_service
 from tests.conftest import DatabaseFactory, make_settings
 from tests.dashboard import live
+from tests.hostile import schemathesis_runs
 from tests.hostile.st_hooks import WEBHOOK_ALLOW_HOSTS
 
 
@@ -101,3 +102,30 @@ async def hostile_stack(
             cache_key=hostile_database.cache_key,
             cache_token=cache_token,
         )
+
+
+@pytest.fixture(scope="session")
+def schemathesis_started(
+    hostile_stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, schemathesis_runs.Run]]:
+    """The schemathesis runs, started with the first hostile test: on two shared cores a
+    run mostly waits on the service, so the other tests use the time."""
+    runs = schemathesis_runs.start(hostile_stack, tmp_path_factory.mktemp("schemathesis"))
+    try:
+        yield runs
+    finally:
+        for run in runs.values():
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _schemathesis_in_the_background(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("hostile") is not None:
+        request.getfixturevalue("schemathesis_started")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The test that waits for the runs goes last, so the rest run while they do.
+    items.sort(key=lambda item: item.nodeid.startswith("tests/hostile/test_schemathesis.py"))

@@ -20,8 +20,10 @@ from tests.conftest import DatabaseFactory, bearer, committed_key, make_settings
 pytestmark = pytest.mark.hostile
 
 SUBMISSIONS = 1000
-# The shipped default: the policy under test is the one operators get.
-PER_MINUTE = Settings.model_fields["token_rate_limit_per_minute"].default
+# The shipped bucket with a small N: at the default (600) 1000 submissions at the ~25/s of
+# two shared cores stay inside `N + N·t/60`, so a missing limiter would pass unnoticed.
+PER_MINUTE = 20
+assert Settings.model_fields["token_rate_limit_per_minute"].default > PER_MINUTE
 
 
 async def test_one_token_cannot_move_the_current_vote_beyond_the_policy(

@@ -3,16 +3,23 @@
 # that runs as an unprivileged user. Build: docker build -t feedback-service .
 
 FROM python:3.11-slim AS build
+# uv (the Makefile's UV_VERSION) installs exactly what uv.lock pins, as `make install` does.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1
 WORKDIR /srv
-RUN python -m venv /opt/venv
-# Dependencies first (cached while pyproject.toml is unchanged), then the code.
-COPY pyproject.toml README.md alembic.ini ./
+RUN pip install --no-cache-dir uv==0.13.8
+# Dependencies first (a cached layer while uv.lock is unchanged), then the code.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY alembic.ini ./
 COPY app ./app
 COPY alembic ./alembic
-# Editable: app/migrate.py finds alembic.ini and alembic/ beside the package in /srv.
-RUN /opt/venv/bin/pip install --no-cache-dir -e .
+# Editable (uv's default): app/migrate.py finds alembic.ini and alembic/ beside the package.
+RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

@@ -381,15 +381,19 @@ def purge_command(
         ),
     ] = None,
     datasets: Annotated[
-        list[Dataset] | None,
-        typer.Option("--dataset", help="Only this dataset (repeatable). Default: all."),
+        list[retention.PurgeTarget] | None,
+        typer.Option(
+            "--dataset",
+            help="Only this dataset or webhook_events (repeatable). Default: all.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Delete rows past their retention, in batches of 5000 (one short transaction each)."""
+    """Delete rows past their retention, in batches of 5000 (one short transaction each);
+    webhook events go only once none of their deliveries is pending."""
     try:
         age = retention.parse_age(older_than) if older_than is not None else None
     except retention.InvalidAge as exc:

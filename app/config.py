@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         le=36500,
         description="`purge` default for expert reviews (approved FAQ entries keep their text).",
     )
+    retention_webhook_events_days: int = Field(
+        default=30,
+        ge=1,
+        le=36500,
+        description="`purge` default for webhook events no longer pending (their deliveries "
+        "and attempts go with them; manual redelivery works until then).",
+    )
 
     writer_queue_size: int = Field(
         default=4096,

@@ -20,4 +20,8 @@ if __name__ == "__main__":
 
         queries.run(sys.argv[2:])
         raise SystemExit(0)
+    if sys.argv[1:2] == ["export"]:  # worker memory while exporting 1M rows (bench/export.py)
+        from bench import export
+
+        raise SystemExit(export.cli(sys.argv[2:]))
     raise SystemExit(main())

@@ -51,12 +51,19 @@ def test_dockerfile_is_multi_stage_on_slim_python() -> None:
     assert any("/opt/venv" in a for a in copies_from_build)
 
 
-def test_dockerfile_installs_from_pyproject() -> None:
+def test_dockerfile_installs_exactly_what_uv_lock_pins() -> None:
+    """The image gets the versions CI tested: uv.lock, with the Makefile's uv version."""
     instructions = _instructions()
-    copies = [args for word, args in instructions if word == "COPY"]
-    assert any("pyproject.toml" in c for c in copies)
-    runs = " ".join(args for word, args in instructions if word == "RUN")
-    assert re.search(r"pip install [^&]*-e \.", runs)
+    copies = " ".join(args for word, args in instructions if word == "COPY")
+    assert "pyproject.toml" in copies
+    assert "uv.lock" in copies
+    runs = [args for word, args in instructions if word == "RUN"]
+    syncs = [run for run in runs if "uv sync" in run]
+    assert syncs
+    assert all("--frozen" in run for run in syncs), syncs
+    makefile_uv = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile_uv is not None
+    assert any(f"uv=={makefile_uv.group(1)}" in run for run in runs), runs
 
 
 def test_final_stage_runs_as_non_root_with_healthcheck_and_serve() -> None:

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import create_engine
 from app.privacy import retention
-from app.privacy.schemas import Dataset
 from tests.conftest import TOKEN_SECRET, count_rows, make_settings
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -77,11 +76,12 @@ async def test_dry_run_counts_and_deletes_nothing(engine) -> None:
     counts = {r.dataset: r.rows for r in results}
     # Ages: metrics 100..800 d, routing feedback 50..400 d, cache 100..500 d, votes 200..2000 d.
     assert counts == {
-        Dataset.routing_feedback: 1,  # 400
-        Dataset.cache_feedback: 2,  # 400, 500
-        Dataset.expert_feedback: 0,
-        Dataset.votes: 9,  # 400 .. 2000
-        Dataset.routing_metrics: 5,  # 400 .. 800
+        retention.PurgeTarget.routing_feedback: 1,  # 400
+        retention.PurgeTarget.cache_feedback: 2,  # 400, 500
+        retention.PurgeTarget.expert_feedback: 0,
+        retention.PurgeTarget.votes: 9,  # 400 .. 2000
+        retention.PurgeTarget.routing_metrics: 5,  # 400 .. 800
+        retention.PurgeTarget.webhook_events: 0,
     }
     assert all(r.dry_run and r.cutoff == NOW - dt.timedelta(days=365) for r in results)
     assert await count_rows(eng, "votes") == 10
@@ -93,10 +93,10 @@ async def test_purge_deletes_in_batches_with_per_dataset_defaults(engine) -> Non
     settings = make_settings(url, retention_votes_days=1000, retention_routing_metrics_days=250)
     results = await retention.purge(eng, settings, now=NOW, batch_size=2)
     counts = {r.dataset: r.rows for r in results}
-    assert counts[Dataset.votes] == 5  # 1200 .. 2000 days old (batches of 2: 2+2+1)
-    assert counts[Dataset.routing_metrics] == 6  # 300 .. 800
-    assert counts[Dataset.routing_feedback] == 1  # default 365 d: the 400-day-old one
-    assert counts[Dataset.cache_feedback] == 2
+    assert counts[retention.PurgeTarget.votes] == 5  # 1200 .. 2000 days old (batches of 2: 2+2+1)
+    assert counts[retention.PurgeTarget.routing_metrics] == 6  # 300 .. 800
+    assert counts[retention.PurgeTarget.routing_feedback] == 1  # default 365 d: the 400-day-old one
+    assert counts[retention.PurgeTarget.cache_feedback] == 2
     assert await count_rows(eng, "votes") == 5
     assert await count_rows(eng, "routing_metrics") == 2
     # The purged metrics took their remaining feedback along (ON DELETE CASCADE).
@@ -110,12 +110,52 @@ async def test_purge_only_the_chosen_dataset(engine) -> None:
     results = await retention.purge(
         eng,
         make_settings(url),
-        datasets=[Dataset.cache_feedback],
+        datasets=[retention.PurgeTarget.cache_feedback],
         older_than=dt.timedelta(days=1),
         now=NOW,
     )
-    assert [(r.dataset, r.rows) for r in results] == [(Dataset.cache_feedback, 5)]
+    assert [(r.dataset, r.rows) for r in results] == [(retention.PurgeTarget.cache_feedback, 5)]
     assert await count_rows(eng, "votes") == 10
+
+
+WEBHOOK_HISTORY = """
+INSERT INTO webhook_endpoints (url, events, secret_ciphertext)
+  VALUES ('https://hooks.example.com/h', ARRAY['vote.down'], 'v1.c2VlZA==');
+INSERT INTO webhook_events (type, data, created_at)
+  SELECT 'vote.down', jsonb_build_object('age', g), CAST(:now AS timestamptz) - g * interval '1 day'
+  FROM unnest(ARRAY[10, 40, 50, 60]) g;
+INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts)
+  SELECT ev.id, ep.id, CASE (ev.data->>'age')::int
+      WHEN 50 THEN 'pending' WHEN 60 THEN 'failed' ELSE 'delivered' END::webhook_delivery_status, 1
+  FROM webhook_events ev, webhook_endpoints ep;
+INSERT INTO webhook_attempts (delivery_id, attempt, status_code) SELECT id, 1, 200
+  FROM webhook_deliveries
+"""
+
+
+async def test_webhook_history_goes_after_its_retention_unless_still_pending(engine) -> None:
+    eng, url = engine
+    async with eng.begin() as conn:
+        for statement in WEBHOOK_HISTORY.split(";"):
+            await conn.execute(sa.text(statement), {"now": NOW})
+    settings = make_settings(url)
+    dry = await retention.purge(
+        eng, settings, datasets=[retention.PurgeTarget.webhook_events], dry_run=True, now=NOW
+    )
+    assert [(r.dataset, r.rows) for r in dry] == [(retention.PurgeTarget.webhook_events, 2)]
+    assert await count_rows(eng, "webhook_events") == 4
+
+    results = await retention.purge(eng, settings, now=NOW, batch_size=1)
+    assert {r.dataset: r.rows for r in results}[retention.PurgeTarget.webhook_events] == 2
+    async with eng.connect() as conn:
+        kept = await conn.scalars(
+            sa.text("SELECT (data->>'age')::int FROM webhook_events ORDER BY 1")
+        )
+        assert list(kept) == [10, 50]  # recent, and old but still pending
+    # The purged events took their deliveries and attempts along (ON DELETE CASCADE).
+    assert await count_rows(eng, "webhook_deliveries") == 2
+    assert await count_rows(eng, "webhook_attempts") == 2
+    assert await count_rows(eng, "webhook_endpoints") == 1
 
 
 def test_documented_defaults() -> None:
@@ -126,6 +166,7 @@ def test_documented_defaults() -> None:
         "routing_feedback": 365,
         "cache_feedback": 365,
         "expert_feedback": 1825,
+        "webhook_events": 30,
     }
 
 

@@ -32,6 +32,8 @@ lock: $(UV) ## Update uv.lock after changing dependencies in pyproject.toml
 run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/feedback-service serve
 
+# Every test has a per-test timeout (pyproject's `timeout`; larger for the three suites below
+# that start processes and browsers): a hang fails with a traceback.
 test: $(STAMP) ## Run the test suite on a real PostgreSQL (browser, reliability, hostile: their own targets)
 	$(BIN)/pytest -m "not browser and not reliability and not hostile and not topology"
 
@@ -43,10 +45,10 @@ chromium: ## Install Debian's chromium for the browser tests (once; another agen
 	@$(CHROMIUM) --version
 
 test-browser: $(STAMP) chromium ## Run only the browser tests, in Debian's Chromium (playwright)
-	$(BIN)/pytest -m browser
+	$(BIN)/pytest -m browser --timeout 600
 
 test-reliability: $(STAMP) ## Crash, outage, overload and migration-safety suite (docs/reliability.md)
-	$(BIN)/pytest -m reliability tests/reliability
+	$(BIN)/pytest -m reliability tests/reliability --timeout 1200
 
 PGBOUNCER := /usr/sbin/pgbouncer
 
@@ -55,7 +57,7 @@ pgbouncer: ## Install Debian's pgbouncer for the topology tests (once)
 	@$(PGBOUNCER) --version | head -1
 
 test-hostile: $(STAMP) pgbouncer ## Hostile input/access (schemathesis) and the scale-out topology (PgBouncer, replica)
-	$(BIN)/pytest -p no:cacheprovider -m "hostile or topology" tests/hostile tests/topology
+	$(BIN)/pytest -p no:cacheprovider -m "hostile or topology" tests/hostile tests/topology --timeout 900
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .

@@ -9,12 +9,15 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+if TYPE_CHECKING:
+    import uvicorn
 
 import app.models  # noqa: F401  (every table, so ORM foreign keys resolve)
 from app import embedded_postgres, migrate
@@ -107,26 +110,42 @@ def serve(
             reused=reused,
         )
         startup.announce(info, as_json=wants_json(settings, sys.stdout))
-        uvicorn.run(
-            "app.main:app",
-            host=bind_host,
-            port=bind_port,
-            reload=reload,
+        options: dict[str, Any] = {
+            "host": bind_host,
+            "port": bind_port,
+            "reload": reload,
             # uvicorn's supervisor forks the workers; each runs the lifespan (the embedded
             # server is reused: the last process out stops it).
-            workers=None if reload else workers,
+            "workers": None if reload else workers,
             # A worker busy importing on a loaded machine misses uvicorn's 5 s ping and is
             # killed and respawned in a loop; give startup room.
-            timeout_worker_healthcheck=60,
-            log_level=settings.log_level,
-            proxy_headers=True,
+            "timeout_worker_healthcheck": 60,
+            "log_level": settings.log_level,
+            "proxy_headers": True,
             # Our access line (route template, request id) replaces uvicorn's.
-            access_log=False,
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        )
+            "access_log": False,
+            "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        }
+        if reload or workers == 1:
+            uvicorn.run("app.main:app", **options)  # exits 3 itself if startup fails
+        else:
+            _run_workers(uvicorn.Config("app.main:app", **options))
     finally:
         if settings.embedded:
             embedded_postgres.stop(settings.feedback_data_dir)
+
+
+def _run_workers(config: uvicorn.Config) -> None:
+    """What `uvicorn.run` does for several workers, plus the exit code it drops: when a
+    worker's startup fails, uvicorn's supervisor stops, but `uvicorn.run` returns normally
+    and the service would exit 0 (a restart policy `on-failure` would never restart it)."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise typer.Exit(code=STARTUP_FAILURE)
 
 
 @cli.command("migrate")

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="/readyz is 503 while synchronous_commit or fsync is off (acknowledged "
         "writes could be lost); false: 200, with the setting reported in the body.",
     )
+    require_schema_at_head: bool = Field(
+        default=True,
+        description="Startup fails (uvicorn exits 3) when the database answers with a schema "
+        "other than the migrations' head; false: start anyway, /readyz reports 503. An "
+        "unreachable database never stops startup (/readyz reports it).",
+    )
     max_in_flight_requests: int = Field(
         default=64,
         ge=0,

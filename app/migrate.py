@@ -54,3 +54,19 @@ async def current_revisions(engine: AsyncEngine) -> frozenset[str]:
 async def schema_is_current(engine: AsyncEngine) -> bool:
     """Whether the database is at the head of the scripts."""
     return await current_revisions(engine) == head_revisions()
+
+
+class SchemaNotAtHead(RuntimeError):
+    """The database's schema is not the one this code was written for."""
+
+
+async def ensure_schema_at_head(engine: AsyncEngine) -> None:
+    """Raise `SchemaNotAtHead` unless the database is stamped with the scripts' head(s)."""
+    current, heads = await current_revisions(engine), head_revisions()
+    if current != heads:
+        raise SchemaNotAtHead(
+            f"The database schema is at {sorted(current) or 'no revision'}, this code needs "
+            f"{sorted(heads)}: run `alembic upgrade head` (or `feedback-service migrate`), or "
+            "start with `serve --migrate`. REQUIRE_SCHEMA_AT_HEAD=false starts anyway "
+            "(/readyz then answers 503)."
+        )

@@ -203,6 +203,11 @@ class GroupWriter:
     def queue_capacity(self) -> int:
         return self._queue.maxsize
 
+    @property
+    def running(self) -> bool:
+        """Started and not closed: rows are accepted."""
+        return bool(self._loops) and not self._closing
+
     def start(self) -> None:
         self._loops = [asyncio.create_task(self._run()) for _ in range(self.concurrency)]
 

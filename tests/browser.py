@@ -16,15 +16,10 @@ one more (e.g. `async with running_service(await databases.migrated(), path, x=1
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -42,6 +37,7 @@ from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.auth.tokens import TokenSigner
 from app.db import create_engine
+from tests import live_server
 from tests.conftest import TEST_DATA_DIR, TOKEN_SECRET, DatabaseFactory, make_settings
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")  # Debian's binary; /usr/bin/chromium is a wrapper
@@ -54,8 +50,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-STARTUP_SECONDS = 60.0
-ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = live_server.STARTUP_SECONDS
+ROOT = live_server.ROOT
 
 
 def launch_args() -> dict[str, Any]:
@@ -64,13 +60,6 @@ def launch_args() -> dict[str, Any]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make test-browser` (it installs chromium).")
     return {"executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --- a second origin for host pages -------------------------------------------------
@@ -192,19 +181,6 @@ async def _make_keys(database_url: str, **settings: Any) -> tuple[str, str]:
     return admin, ingest
 
 
-async def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as http:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    return False
-
-
 def service_env(database_url: str, **settings: Any) -> dict[str, str]:
     """The environment of a live service subprocess (settings as keyword arguments)."""
     env = {
@@ -226,37 +202,16 @@ async def running_service(
 ) -> AsyncIterator[LiveService]:
     """`uvicorn app.main:app` on 127.0.0.1:<free port> against `database_url` (already
     migrated), with an admin and an ingest key; settings as keyword arguments. Stopped
-    (SIGTERM, then SIGKILL after 30 s) on exit."""
+    (SIGTERM, then SIGKILL after 30 s) on exit (`tests/live_server.py`)."""
     admin, ingest = await _make_keys(database_url, **settings)
-    env = service_env(database_url, **settings)
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
-    for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(  # noqa: ASYNC220 (returns at once; we poll it)
-                [*command, "--port", str(port), "--log-level", "warning"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if await _wait_ready(base_url, process):
-            break
-        process.terminate()
-        process.wait(timeout=10)
-    else:
-        log_tail = log_path.read_text()[-4000:]  # noqa: ASYNC240 (failing anyway)
-        pytest.fail(f"the live service did not start:\n{log_tail}")
-    try:
-        yield LiveService(base_url, database_url, admin, ingest)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    async with live_server.running(
+        lambda port: live_server.uvicorn_argv(port, "--log-level", "warning"),
+        env=service_env(database_url, **settings),
+        log_path=log_path,
+        ready_path="/readyz",
+        within=STARTUP_SECONDS,
+    ) as server:
+        yield LiveService(server.base, database_url, admin, ingest)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,29 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
+    # The one index on an existing (write-hot) table comes first, CONCURRENTLY and outside
+    # the transaction with env.py's session advisory lock still held (docs/reliability.md):
+    # it needs nothing this revision creates, and the rest (tables, triggers, backfill)
+    # then stays one transaction. A failure after it leaves only this index, which a retry
+    # drops and builds again.
+    with op.get_context().autocommit_block():
+        op.execute("SET lock_timeout = '5s'")  # autocommit: no transaction for SET LOCAL
+        op.drop_index(
+            "ix_response_cache_flagged_at",
+            table_name="response_cache",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
+        op.create_index(
+            "ix_response_cache_flagged_at",
+            "response_cache",
+            [sa.literal_column("flagged_at DESC"), "cache_key"],
+            unique=False,
+            postgresql_where=sa.text("status = 'flagged'"),
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
+    op.execute("SET LOCAL lock_timeout = '5s'")  # the new transaction's own bound
     op.create_table(
         "cache_entry_rollups",
         sa.Column("grain", sa.String(length=1), nullable=False),
@@ -227,13 +250,6 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("grain = 'h' OR grain = 'd'", name=op.f("ck_vote_rollups_grain")),
         sa.PrimaryKeyConstraint("grain", "bucket_start", name=op.f("pk_vote_rollups")),
-    )
-    op.create_index(
-        "ix_response_cache_flagged_at",
-        "response_cache",
-        [sa.literal_column("flagged_at DESC"), "cache_key"],
-        unique=False,
-        postgresql_where=sa.text("status = 'flagged'"),
     )
 
     public_analytics_rollups_rebuild = PGFunction(
@@ -661,6 +677,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
+    # First, like in upgrade(): the rest then stays one transaction.
+    with op.get_context().autocommit_block():
+        op.execute("SET lock_timeout = '5s'")
+        op.drop_index(
+            "ix_response_cache_flagged_at",
+            table_name="response_cache",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
+    op.execute("SET LOCAL lock_timeout = '5s'")
     public_response_cache_trg_response_cache_delete_children_first = PGTrigger(
         schema="public",
         signature="trg_response_cache_delete_children_first",
@@ -1051,11 +1077,6 @@ def downgrade() -> None:
     )
     op.drop_entity(public_analytics_rollups_rebuild)
 
-    op.drop_index(
-        "ix_response_cache_flagged_at",
-        table_name="response_cache",
-        postgresql_where=sa.text("status = 'flagged'"),
-    )
     op.drop_table("vote_rollups")
     op.drop_table("vote_reason_rollups")
     op.drop_index("ix_vote_current_cast_at", table_name="vote_current")

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.db import create_engine, make_sessionmaker
+from tests import live_server
 from tests.conftest import TOKEN_SECRET, make_settings
-from tests.ops.test_graceful_shutdown import ROOT, _free_port, _wait_ready
 
 
 async def test_serve_workers_2_serves_and_stops_cleanly(databases, tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ async def test_serve_workers_2_serves_and_stops_cleanly(databases, tmp_path: Pat
     async with make_sessionmaker(engine)() as session:
         _, ingest = await auth_service.create_key(session, scope=Scope.ingest)
         await session.commit()
-    port = _free_port()
+    port = live_server.free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -37,41 +37,35 @@ async def test_serve_workers_2_serves_and_stops_cleanly(databases, tmp_path: Pat
         "WEB_CONCURRENCY": "2",
     }
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            env=env,
-            cwd=ROOT,
-            stdout=log_file,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await _wait_ready(f"http://127.0.0.1:{port}", process)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15) as http:
-                responses = await asyncio.gather(
-                    *(
-                        http.post(
-                            "/api/v1/feedback",
-                            json={"conversation_id": f"w{i}", "vote": "up"},
-                            headers={"Authorization": f"Bearer {ingest}"},
-                        )
-                        for i in range(20)
+    # PORT, HOST and WEB_CONCURRENCY come from the environment, as a container sets them.
+    server = await live_server.start(
+        [sys.executable, "-m", "app.cli", "serve"], port=port, env=env, log_path=log_path
+    )
+    process = server.process
+    try:
+        await server.wait_ready()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15) as http:
+            responses = await asyncio.gather(
+                *(
+                    http.post(
+                        "/api/v1/feedback",
+                        json={"conversation_id": f"w{i}", "vote": "up"},
+                        headers={"Authorization": f"Bearer {ingest}"},
                     )
+                    for i in range(20)
                 )
-            for _ in range(300):  # both workers finish their startup
-                text = log_path.read_text()
-                if text.count("Application startup complete") >= 2:
-                    break
-                await asyncio.sleep(0.1)
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), timeout=30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            )
+        for _ in range(300):  # both workers finish their startup
+            text = log_path.read_text()
+            if text.count("Application startup complete") >= 2:
+                break
+            await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     output = log_path.read_text()
     events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")]
     assert sum(e == "Application startup complete." for e in events) == 2, output[-2000:]

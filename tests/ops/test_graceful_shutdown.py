@@ -6,9 +6,7 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,15 +16,10 @@ import sqlalchemy as sa
 from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.db import create_engine, make_sessionmaker
+from tests import live_server
 from tests.conftest import TOKEN_SECRET, make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ROOT = live_server.ROOT
 
 
 def _healthcheck_command() -> list[str]:
@@ -37,20 +30,6 @@ def _healthcheck_command() -> list[str]:
     return [sys.executable, *command[1:]]
 
 
-async def _wait_ready(base: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient(base_url=base) as http:
-        while time.monotonic() < deadline:
-            assert process.returncode is None, "uvicorn exited during startup"
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("uvicorn did not start")
-
-
 async def test_sigterm_mid_load_loses_no_acknowledged_write(databases, tmp_path: Path) -> None:
     url = await databases.migrated()
     engine = create_engine(make_settings(url), url)
@@ -58,7 +37,7 @@ async def test_sigterm_mid_load_loses_no_acknowledged_write(databases, tmp_path:
         _, ingest = await auth_service.create_key(session, scope=Scope.ingest, name="shutdown")
         await session.commit()
 
-    port = _free_port()
+    port = live_server.free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -67,29 +46,19 @@ async def test_sigterm_mid_load_loses_no_acknowledged_write(databases, tmp_path:
         "RATE_LIMIT_PER_MINUTE": "0",
         "PORT": str(port),
     }
-    log_file = (tmp_path / "uvicorn.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--timeout-graceful-shutdown",
-        "10",
+    server = await live_server.start(
+        live_server.uvicorn_argv(port, "--timeout-graceful-shutdown", "10"),
+        port=port,
         env=env,
-        cwd=ROOT,
-        stdout=log_file,
-        stderr=asyncio.subprocess.STDOUT,
+        log_path=tmp_path / "uvicorn.log",
     )
+    process = server.process
     base = f"http://127.0.0.1:{port}"
     acknowledged: list[str] = []
     statuses: list[int] = []
     refused = 0
     try:
-        await _wait_ready(base, process)
+        await server.wait_ready()
         health = await asyncio.create_subprocess_exec(*_healthcheck_command(), env=env)
         assert await asyncio.wait_for(health.wait(), 10) == 0
 
@@ -130,7 +99,6 @@ async def test_sigterm_mid_load_loses_no_acknowledged_write(databases, tmp_path:
             process.kill()
             await process.wait()
 
-    log_file.close()
     output = (tmp_path / "uvicorn.log").read_text()
     assert process.returncode in (0, -signal.SIGTERM), output[-2000:]
     events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")]

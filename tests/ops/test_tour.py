@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
+from tests import live_server
 from tests.conftest import TOKEN_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,26 +21,6 @@ def tour_blocks() -> list[str]:
     section = re.search(r"^## Tour\n(.*?)(?=^## |\Z)", README, re.M | re.S)
     assert section, "README has no '## Tour' section"
     return re.findall(r"^```sh\n(.*?)^```", section.group(1), re.M | re.S)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(base: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=base) as http:
-        while time.monotonic() < deadline:
-            assert process.returncode is None, "uvicorn exited during startup"
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("uvicorn did not become ready")
 
 
 def test_the_tour_has_every_step() -> None:
@@ -80,7 +57,7 @@ def test_the_tour_has_every_step() -> None:
 
 async def test_the_tour_runs_against_a_live_service(databases, tmp_path: Path) -> None:
     url = await databases.migrated()
-    port = _free_port()
+    port = live_server.free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -91,20 +68,8 @@ async def test_the_tour_runs_against_a_live_service(databases, tmp_path: Path) -
     }
     env.pop("ADMIN_KEY", None)
     env.pop("INGEST_KEY", None)
-    log = (tmp_path / "uvicorn.log").open("wb")
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
+    server = await live_server.start(
+        live_server.uvicorn_argv(port), port=port, env=env, log_path=tmp_path / "uvicorn.log"
     )
     # The tour runs "in the checkout": give it the venv, but keep its exports out of ours.
     workdir = tmp_path / "checkout"
@@ -112,7 +77,7 @@ async def test_the_tour_runs_against_a_live_service(databases, tmp_path: Path) -
     (workdir / ".venv").symlink_to(Path(sys.prefix))
     script = "set -euo pipefail\n" + "\n".join(tour_blocks())
     try:
-        await _wait_ready(base, server)
+        await server.wait_ready("/readyz")
         tour = await asyncio.create_subprocess_exec(
             "bash",
             "-c",
@@ -126,9 +91,7 @@ async def test_the_tour_runs_against_a_live_service(databases, tmp_path: Path) -
         text = output.decode()
         assert tour.returncode == 0, text[-4000:]
     finally:
-        server.terminate()
-        await asyncio.wait_for(server.wait(), timeout=30)
-        log.close()
+        await server.stop()
 
     # What the steps printed: each kind of answer appeared, nothing failed.
     assert '"status":"ok"' in text  # votes

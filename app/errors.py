@@ -334,6 +334,26 @@ def _required_body_fields(request: Request) -> list[str]:
     return [(info.alias or name) for name, info in fields.items() if info.is_required()]
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    by_template: dict[str, set[str]] = {}
+    scope = {**request.scope, "method": "GET"}
+    for route in iter_route_contexts(request.app.routes):
+        matcher = getattr(route, "matches", None)
+        if matcher is not None and matcher(scope)[0] is not Match.NONE:
+            by_template.setdefault(str(route.path), set()).update(route.methods or ())
+    if not by_template:
+        return []
+    # `/entries/{key:path}` also matches `/entries/k/hits`: the resource is the template
+    # with the most literal text, as a client reading the contract would see it.
+    literal = {t: len(re.sub(r"{[^}]*}", "", t)) for t in by_template}
+    best = max(literal.values())
+    return sorted(set().union(*(m for t, m in by_template.items() if literal[t] == best)))
+
+
 def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     """Route every exception type to one problem+json rendering."""
 
@@ -366,8 +386,24 @@ def install_error_handlers(app: FastAPI, *, retry_after_seconds: int) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 400 and request.method in ("POST", "PATCH", "PUT"):
+            # The framework's "error parsing the body" (bytes that are not UTF-8 JSON):
+            # bad input, so a 422 naming the body like any other validation error.
+            message = "the body is not valid JSON (not UTF-8 text)"
+            return problem(
+                422,
+                "Unprocessable Content",
+                message,
+                slug="validation-error",
+                errors=[_error_entry(["body"], message, "json_invalid")],
+            )
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, detail)
-        return problem(exc.status_code, title, detail, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; RFC 9110 wants every
+            # method of the resource (several routes may share one path).
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(exc.status_code, title, detail, headers=headers)
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):

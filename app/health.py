@@ -50,6 +50,13 @@ class Ready(BaseModel):
         description="synchronous_commit and fsync as the service's sessions see them.",
         examples=[{"synchronous_commit": "on", "fsync": "on"}],
     )
+    replica_lag_seconds: float | None = Field(
+        default=None,
+        description="With ANALYTICS_DATABASE_URL: how far the replica's replay is behind "
+        "(0 when it has replayed all it received); null without a replica or when the "
+        "replica does not answer within READYZ_TIMEOUT_SECONDS.",
+        examples=[0.0],
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,32 @@ async def _check(engine: AsyncEngine) -> _Check:
             )
         ).one()
     return _Check(revisions, str(row[0]), str(row[1]))
+
+
+# 0 once everything received is replayed (an idle primary must not look like lag);
+# otherwise the age of the last replayed transaction.
+REPLICA_LAG_SQL = text(
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL "
+    "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0 "
+    "ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 END"
+)
+
+
+async def replica_lag_seconds(request: Request) -> float | None:
+    """The analytics replica's replay lag, or None (no replica, or it does not answer):
+    a lagging or absent replica is reported, not a reason to take the service out."""
+    engine = request.app.state.analytics_engine
+    if engine is request.app.state.engine:
+        return None
+    try:
+        async with asyncio.timeout(request.app.state.settings.readyz_timeout_seconds):
+            async with engine.connect() as conn:
+                lag = await conn.scalar(REPLICA_LAG_SQL)
+    except Exception as exc:
+        if not is_database_unavailable(exc) and not isinstance(exc, TimeoutError):
+            raise
+        return None
+    return None if lag is None else float(lag)
 
 
 @router.get("/healthz", response_model=Health)
@@ -137,4 +170,8 @@ async def readyz(request: Request) -> Ready | JSONResponse:
             headers=retry,
             durability=durability.model_dump(),
         )
-    return Ready(revision=sorted(check.revisions), durability=durability)
+    return Ready(
+        revision=sorted(check.revisions),
+        durability=durability,
+        replica_lag_seconds=await replica_lag_seconds(request),
+    )

@@ -47,7 +47,9 @@ REQUEST_ID_PARAMETER: dict[str, Any] = {
     "required": False,
     "description": "Your id for this request (1-128 of `A-Z a-z 0-9 . _ : @ / + = -`), echoed "
     "in the response and in every log line; otherwise the service makes one.",
-    "schema": {"type": "string", "maxLength": 128},
+    # Any value is accepted (one outside the rule is replaced, never refused), so the schema
+    # states no bound: a maxLength would promise a 4xx the service never sends.
+    "schema": {"type": "string"},
     "example": "gw-7f3a9c",
 }
 

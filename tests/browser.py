@@ -164,8 +164,11 @@ class LiveService:
         return result
 
 
-async def _make_keys(database_url: str) -> tuple[str, str]:
-    engine = create_engine(make_settings(database_url), database_url)
+async def _make_keys(database_url: str, **settings: Any) -> tuple[str, str]:
+    # Behind PgBouncer (transaction mode) the keys, too, must be made without cached statements.
+    cache = settings.get("db_statement_cache_size")
+    overrides = {} if cache is None else {"db_statement_cache_size": int(cache)}
+    engine = create_engine(make_settings(database_url, **overrides), database_url)
     try:
         async with AsyncSession(engine) as session:
             _, admin = await auth_service.create_key(session, scope=Scope.admin, name="browser")
@@ -200,7 +203,7 @@ async def running_service(
     """`uvicorn app.main:app` on 127.0.0.1:<free port> against `database_url` (already
     migrated), with an admin and an ingest key; settings as keyword arguments. Stopped
     (SIGTERM, then SIGKILL after 30 s) on exit (`tests/live_server.py`)."""
-    admin, ingest = await _make_keys(database_url)
+    admin, ingest = await _make_keys(database_url, **settings)
     async with live_server.running(
         lambda port: live_server.uvicorn_argv(port, "--log-level", "warning"),
         env=service_env(database_url, **settings),

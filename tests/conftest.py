@@ -254,6 +254,23 @@ async def committed_key(app: FastAPI, scope: Scope | str = Scope.ingest, **kwarg
     return token
 
 
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figure() -> Callable[[str], None]:
+    """Record a measured figure (the reliability, hostile and topology suites); all of
+    them are printed at the end of the run, for docs/reliability.md."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("measured figures (docs/reliability.md)")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
 # pytest-alembic: its built-in tests (single head, upgrade, model/DDL match, up/down
 # consistency) run on a fresh empty database each.
 @pytest.fixture

@@ -1,12 +1,12 @@
 """Request and response bodies of the access-control routes."""
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.auth.models import Scope
-from app.schemas import CacheKey, ExternalId, UserId, UtcDateTime
+from app.schemas import CacheKey, ExternalId, JsonNumber, UserId, UtcDateTime
 
 
 class FeedbackTokenCreate(BaseModel):
@@ -15,7 +15,17 @@ class FeedbackTokenCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"conversation_id": "conv-8f14e45f", "user_id": 4211, "ttl_seconds": 3600}]
+            "examples": [
+                {"conversation_id": "conv-8f14e45f", "user_id": 4211, "ttl_seconds": 3600}
+            ],
+            # Exactly one target (null counts as absent), as `exactly_one_target` enforces.
+            "oneOf": [
+                {
+                    "required": ["conversation_id"],
+                    "properties": {"conversation_id": {"type": "string"}},
+                },
+                {"required": ["cache_key"], "properties": {"cache_key": {"type": "string"}}},
+            ],
         },
     )
 
@@ -34,10 +44,8 @@ class FeedbackTokenCreate(BaseModel):
         description="Bind the signed-in user: votes with the token record them.",
         examples=[4211],
     )
-    ttl_seconds: int | None = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=86400), JsonNumber] | None = Field(
         default=None,
-        ge=1,
-        le=86400,
         description="Lifetime in seconds (at most 86400); default 3600.",
         examples=[3600],
     )

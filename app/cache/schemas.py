@@ -11,8 +11,10 @@ from app.cache.models import CacheEntryStatus
 from app.schemas import (
     CacheKey,
     Comment,
+    JsonNumber,
     ModelName,
     Money,
+    NoNulSchema,
     Provider,
     UsdAmount,
     UserId,
@@ -24,7 +26,7 @@ MAX_TTL_SECONDS = 10 * 365 * 86400
 
 
 PromptHash = Annotated[
-    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul)
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul), NoNulSchema
 ]
 
 
@@ -65,10 +67,8 @@ class CacheEntryUpsert(BaseModel):
         "Every hit saves this much.",
         examples=[0.0042],
     )
-    ttl_seconds: int | None = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS), JsonNumber] | None = Field(
         default=None,
-        ge=1,
-        le=MAX_TTL_SECONDS,
         description="Sets `expires_at` to now + ttl_seconds; omitted: no expiry (an update "
         "without it clears a previous expiry).",
         examples=[86400],
@@ -127,8 +127,8 @@ class CacheFeedbackCreate(BaseModel):
         json_schema_extra={"examples": [{"rating": 2, "comment": "Outdated answer."}]},
     )
 
-    rating: int = Field(
-        ge=1, le=5, description="1 (bad) .. 5 (good); 4 and 5 count as good.", examples=[2]
+    rating: Annotated[int, Field(ge=1, le=5), JsonNumber] = Field(
+        description="1 (bad) .. 5 (good); 4 and 5 count as good.", examples=[2]
     )
     comment: Comment | None = Field(
         default=None,

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -21,33 +22,49 @@ from app.experts.models import (
     FeedbackType,
     ItalianFeedbackCategory,
 )
-from app.schemas import Comment, UserId, UtcDateTime, _no_nul
+from app.schemas import (
+    Comment,
+    JsonNumber,
+    NoNulSchema,
+    NotBlankSchema,
+    UserId,
+    UtcDateTime,
+    _no_nul,
+)
 
 # Non-empty strings without NUL bytes. The constraints must come before the validator:
 # `Annotated[Text, StringConstraints(...)]` would silently skip them.
 _NoNul = AfterValidator(_no_nul)
 ShortText = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), _NoNul
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    _NoNul,
+    NotBlankSchema,
 ]
-RegistrationNumber = Annotated[str, StringConstraints(min_length=1, max_length=100), _NoNul]
-Organization = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul]
-City = Annotated[str, StringConstraints(min_length=1, max_length=100), _NoNul]
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=500), _NoNul]
-QueryText = Annotated[str, StringConstraints(min_length=1, max_length=20_000), _NoNul]
-AnswerText = Annotated[str, StringConstraints(min_length=1, max_length=100_000), _NoNul]
+RegistrationNumber = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), _NoNul, NoNulSchema
+]
+Organization = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul, NoNulSchema]
+City = Annotated[str, StringConstraints(min_length=1, max_length=100), _NoNul, NoNulSchema]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=500), _NoNul, NoNulSchema]
+QueryText = Annotated[str, StringConstraints(min_length=1, max_length=20_000), _NoNul, NoNulSchema]
+AnswerText = Annotated[
+    str, StringConstraints(min_length=1, max_length=100_000), _NoNul, NoNulSchema
+]
 Reason = Annotated[
-    str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True), _NoNul
+    str,
+    StringConstraints(min_length=1, max_length=4000, strip_whitespace=True),
+    _NoNul,
+    NotBlankSchema,
 ]
-KeyName = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul]
+KeyName = Annotated[str, StringConstraints(min_length=1, max_length=200), _NoNul, NoNulSchema]
 
 
 class ProfileDetails(BaseModel):
     """The optional profile fields an expert is created with and an admin may update."""
 
-    experience_years: int | None = Field(
+    experience_years: Annotated[int, Field(ge=0, le=80), JsonNumber] | None = Field(
         default=None,
-        ge=0,
-        le=80,
         description="Years of professional experience (0..80).",
         examples=[12],
     )
@@ -106,27 +123,32 @@ class ExpertCreate(ProfileDetails):
 _NOT_NULL = ("is_verified", "is_active", "credential_types", "credentials", "specializations")
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Examples, and no `null` for the fields that may be omitted but not cleared."""
+    schema["examples"] = [
+        {"is_verified": True},
+        {"is_active": False},
+        {"specializations": ["iva", "lavoro"], "experience_years": 13},
+    ]
+    for name in _NOT_NULL:
+        prop = schema["properties"][name]
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+
+
 class ExpertUpdate(ProfileDetails):
     """Fields to change; omitted fields stay as they are. `is_verified: true` stamps
     `verification_date`; `false` clears it."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"is_verified": True},
-                {"is_active": False},
-                {"specializations": ["iva", "lavoro"], "experience_years": 13},
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_update_schema)
 
-    is_verified: bool | None = Field(
+    is_verified: Annotated[bool, Strict()] | None = Field(
         default=None,
         description="Mark the credentials as checked (sets `verification_date`).",
         examples=[True],
     )
-    is_active: bool | None = Field(
+    is_active: Annotated[bool, Strict()] | None = Field(
         default=None,
         description="Deactivate (false) or reactivate (true) the expert.",
         examples=[False],
@@ -265,6 +287,23 @@ class ExpertFeedbackCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # The two cross-field rules below, stated for clients and schemathesis.
+            "allOf": [
+                {
+                    "if": {"properties": {"feedback_type": {"const": "incorrect"}}},
+                    "then": {
+                        "properties": {"expert_answer": {"type": "string"}},
+                        "required": ["expert_answer"],
+                    },
+                },
+                {
+                    "if": {"properties": {"feedback_type": {"not": {"const": "correct"}}}},
+                    "then": {
+                        "properties": {"category": {"type": "string"}},
+                        "required": ["category"],
+                    },
+                },
+            ],
             "examples": [
                 {
                     "query_id": "3f1c1a52-7d0e-4a59-9d5b-6f2d1f0c9a11",
@@ -287,7 +326,7 @@ class ExpertFeedbackCreate(BaseModel):
                     "time_spent_seconds": 45,
                     "expert_id": "0b7d6c1e-2a3f-4b5c-8d9e-0f1a2b3c4d5e",
                 },
-            ]
+            ],
         },
     )
 
@@ -333,14 +372,14 @@ class ExpertFeedbackCreate(BaseModel):
         description="Laws and rules that support the answer.",
         examples=[["DPR 633/1972 art. 16"]],
     )
-    confidence_score: float = Field(
-        ge=0, le=1, description="The expert's confidence in the verdict, 0..1.", examples=[0.9]
+    confidence_score: Annotated[float, Field(ge=0, le=1), JsonNumber] = Field(
+        description="The expert's confidence in the verdict, 0..1.", examples=[0.9]
     )
-    time_spent_seconds: int = Field(
-        gt=0, le=86_400 * 7, description="Time the review took, in seconds (> 0).", examples=[180]
+    time_spent_seconds: Annotated[int, Field(gt=0, le=86_400 * 7), JsonNumber] = Field(
+        description="Time the review took, in seconds (> 0).", examples=[180]
     )
-    complexity_rating: int | None = Field(
-        default=None, ge=1, le=5, description="How hard the question is, 1..5.", examples=[3]
+    complexity_rating: Annotated[int, Field(ge=1, le=5), JsonNumber] | None = Field(
+        default=None, description="How hard the question is, 1..5.", examples=[3]
     )
 
     @field_validator("category")

@@ -9,10 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     RootModel,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -26,6 +28,7 @@ from app.schemas import (
     CacheKey,
     Comment,
     ExternalId,
+    JsonNumber,
     Milliseconds,
     ModelName,
     Money,
@@ -41,8 +44,19 @@ _INT4_MAX = 2**31 - 1
 
 
 Pattern = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
-Count = Annotated[int, Field(ge=0, le=_INT4_MAX)]
-Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=_INT4_MAX), JsonNumber]
+
+
+def _round_score(value: float) -> float:
+    # Squared in the analytics SQL (variance): 1e-200 squared underflows float8 and the
+    # query fails for every caller. Six decimals are more than any score means.
+    return round(value, SCORE_DECIMALS)
+
+
+SCORE_DECIMALS = 6
+Score = Annotated[
+    float, Field(ge=0, le=1, allow_inf_nan=False), JsonNumber, AfterValidator(_round_score)
+]
 
 METRIC_EXAMPLE: dict[str, Any] = {
     "request_id": "req-2f6c1a",
@@ -105,12 +119,12 @@ class RoutingMetricIn(BaseModel):
     complexity_score: Score | None = Field(
         default=None, description="The router's complexity estimate, 0..1.", examples=[0.3]
     )
-    experimental: bool = Field(
+    experimental: StrictBool = Field(
         default=False,
         description="Routed by an experiment rather than the policy.",
         examples=[False],
     )
-    fallback_used: bool = Field(
+    fallback_used: StrictBool = Field(
         default=False,
         description="Whether the request fell back to another model.",
         examples=[False],
@@ -127,7 +141,7 @@ class RoutingMetricIn(BaseModel):
     completion_tokens: Count | None = Field(
         default=None, description="Tokens in the completion.", examples=[210]
     )
-    cache_hit: bool = Field(
+    cache_hit: StrictBool = Field(
         default=False, description="Whether the answer came from the cache.", examples=[False]
     )
     cache_key: CacheKey | None = Field(
@@ -276,10 +290,10 @@ class RoutingFeedbackIn(BaseModel):
         description="The routed request this is about (404 if unknown).", examples=["req-7f3a9c2e"]
     )
     quality_score: Score = Field(description="Quality of the routed answer, 0..1.", examples=[0.9])
-    is_correct: bool | None = Field(
+    is_correct: StrictBool | None = Field(
         default=None, description="Whether the answer was correct.", examples=[True]
     )
-    is_helpful: bool | None = Field(
+    is_helpful: StrictBool | None = Field(
         default=None, description="Whether the answer helped.", examples=[True]
     )
     comment: Comment | None = Field(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any, Literal
 
+import email_validator
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -12,10 +14,19 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from app.query_params import Bucket
-from app.schemas import Comment, ExternalId, Text, UserId, UtcDateTime
+from app.schemas import (
+    NO_NUL_PATTERN,
+    Comment,
+    ExternalId,
+    RefusesServerOwned,
+    Text,
+    UserId,
+    UtcDateTime,
+)
 from app.votes.models import VoteDirection
 
 MAX_REASONS = 20
@@ -27,7 +38,23 @@ def _number_as_text(value: Any) -> Any:
     # Earlier frontends sent numeric conversation/expert ids; store them as the text they are.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    # JSON Schema counts 273.0 as the integer 273 (the schema says integer): same text.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return value
+
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+
+
+# email-validator refuses addresses in special-use domains (RFC 6761: `.test`, `.local`...):
+# stated in the schema from the library's own list, so the schema admits only what it accepts.
+_SPECIAL_USE = (
+    "[@.](?:"
+    + "|".join(_any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    + r")\.?$"
+)
 
 
 def _blank_as_missing(value: Any) -> Any:
@@ -41,7 +68,19 @@ def _null_as_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
-LenientExternalId = Annotated[ExternalId, BeforeValidator(_number_as_text)]
+LenientExternalId = Annotated[
+    ExternalId,
+    BeforeValidator(_number_as_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL_PATTERN},
+                # Stored as its decimal text, which must fit the 200 characters.
+                {"type": "integer", "minimum": -(10**198), "maximum": 10**199},
+            ]
+        }
+    ),
+]
 Reason = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH)]
 
 VOTE_EXAMPLE: dict[str, Any] = {
@@ -56,8 +95,9 @@ VOTE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class VoteCreate(BaseModel):
-    """A thumbs vote on one answer of a conversation; unknown extra fields are ignored."""
+class VoteCreate(RefusesServerOwned):
+    """A thumbs vote on one answer of a conversation; unknown extra fields are ignored
+    (server-owned ones are refused)."""
 
     model_config = ConfigDict(
         extra="ignore",
@@ -84,7 +124,19 @@ class VoteCreate(BaseModel):
         description="The platform's user id; refused with a token that binds none.",
         examples=[4211],
     )
-    email: Annotated[EmailStr | None, BeforeValidator(_blank_as_missing)] = Field(
+    email: Annotated[
+        EmailStr | None,
+        BeforeValidator(_blank_as_missing),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "email", "not": {"pattern": _SPECIAL_USE}},
+                    {"type": "string", "pattern": r"^\s*$"},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(
         default=None,
         description="Contact email; an empty string counts as absent.",
         examples=["mario.rossi@example.com"],

@@ -9,8 +9,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas import _no_nul
+from app.schemas import JsonNumber, NoNulSchema, _no_nul
 from app.webhooks.models import DeliveryStatus
+from app.webhooks.secrets import SECRET_PATTERN
 
 MAX_ROTATION_GRACE_SECONDS = 7 * 86400
 
@@ -25,10 +26,15 @@ class EventType(enum.StrEnum):
 
 
 WebhookUrl = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_nul)
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_nul), NoNulSchema
 ]
+# The schema states the secret format `secrets.secret_problem` enforces (the service's
+# own message stays the one a client sees).
 SecretText = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+    Field(json_schema_extra={"pattern": SECRET_PATTERN}),
 ]
 
 _URL = Field(
@@ -159,10 +165,8 @@ class SecretRotate(BaseModel):
         description="The new secret (`whsec_<base64>`); omitted: one is generated.",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     )
-    grace_seconds: int = Field(
+    grace_seconds: Annotated[int, Field(ge=0, le=MAX_ROTATION_GRACE_SECONDS), JsonNumber] = Field(
         default=86400,
-        ge=0,
-        le=MAX_ROTATION_GRACE_SECONDS,
         description="How long deliveries also carry the previous secret's signatures.",
         examples=[86400],
     )

@@ -38,6 +38,24 @@ class SecretUnreadable(Exception):
     """The stored ciphertext does not decrypt with this server's key."""
 
 
+def _secret_pattern() -> str:
+    # `whsec_` + standard base64 of MIN..MAX bytes, stated for the OpenAPI schema (what
+    # `secret_problem` accepts): full 4-character groups, then an optional padded tail.
+    b64 = "[A-Za-z0-9+/]"
+    alternatives = []
+    for tail_bytes, tail in ((0, ""), (1, f"{b64}{{2}}=="), (2, f"{b64}{{3}}=")):
+        groups = [
+            g
+            for g in range(MAX_SECRET_BYTES // 3 + 1)
+            if MIN_SECRET_BYTES <= 3 * g + tail_bytes <= MAX_SECRET_BYTES
+        ]
+        alternatives.append(f"(?:{b64}{{4}}){{{groups[0]},{groups[-1]}}}{tail}")
+    return f"^{PREFIX}(?:{'|'.join(alternatives)})$"
+
+
+SECRET_PATTERN = _secret_pattern()
+
+
 def generate_secret() -> str:
     """A new signing secret in the Standard Webhooks format."""
     return PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()

@@ -5,6 +5,7 @@ route must declare who may call it."""
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -129,3 +130,113 @@ async def test_scope_matrix(
     refused = {who: code for who, code in outcome.items() if who not in allowed}
     assert allowed == EXPECTED[(method, path)], outcome
     assert set(refused.values()) <= {403}, outcome
+
+
+# --- Credentials that are not valid: 401 on every protected operation -----------------
+
+
+@pytest.fixture
+async def bad_credentials(app, client, make_key, db) -> AsyncIterator[dict[str, dict[str, str]]]:
+    """Each kind of credential the service must refuse as unauthenticated."""
+    import datetime as dt
+
+    from app.auth import service as auth_service
+
+    revoked = await make_key(Scope.admin, name="to revoke")
+    await auth_service.revoke_key(db, revoked.split("_")[1])
+    await db.commit()
+    minter = await make_key(Scope.ingest, name="minter")
+    record = await auth_service.find_key(db, minter.split("_")[1])
+    assert record is not None
+    expired, _ = app.state.auth.signer.mint(
+        conversation_id=PATH_VALUES["conversation_id"],
+        cache_key=None,
+        user_id=None,
+        ttl_seconds=60,
+        key_id=record.id,
+        now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
+    )
+    # 8 refusals x every route would spend the per-address failure budget (tested apart).
+    budget = app.state.auth.failed_auth
+    saved, budget.per_minute = budget.per_minute, 0
+    yield {
+        "anonymous": {},
+        "empty bearer": {"Authorization": "Bearer "},
+        "other scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        "malformed key": bearer("fbk_not-a-key"),
+        "unknown key": bearer("fbk_000000000000_" + "x" * 43),
+        "tampered token": bearer("fbt_" + "x" * 60),
+        "revoked key": bearer(revoked),
+        "expired token": bearer(expired),
+    }
+    budget.per_minute = saved
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+async def test_invalid_credentials_are_401_everywhere(
+    client: httpx.AsyncClient,
+    bad_credentials: dict[str, dict[str, str]],
+    method: str,
+    path: str,
+) -> None:
+    url = path.format(**PATH_VALUES)
+    outcome = {}
+    for who, headers in bad_credentials.items():
+        body: dict[str, object] | None = {} if method in ("POST", "PATCH") else None
+        response = await client.request(method, url, headers=headers, json=body)
+        outcome[who] = response.status_code
+    assert outcome == dict.fromkeys(bad_credentials, 401)
+
+
+async def test_an_expert_key_never_reaches_another_experts_data(
+    client: httpx.AsyncClient, make_key, db, admin_headers
+) -> None:
+    ids = []
+    for user in (880101, 880102):
+        await db.execute(sa.text("INSERT INTO users (id) VALUES (:u)"), {"u": user})
+        ids.append(
+            await db.scalar(
+                sa.text("INSERT INTO expert_profiles (user_id) VALUES (:u) RETURNING id"),
+                {"u": user},
+            )
+        )
+    await db.commit()
+    own, other = ids
+    key = bearer(await make_key(Scope.expert, expert_id=own))
+    review = {
+        "query_id": str(uuid.uuid4()),
+        "feedback_type": "correct",
+        "query_text": "q",
+        "original_answer": "a",
+        "confidence_score": 0.9,
+        "time_spent_seconds": 30,
+    }
+    reads = {
+        url: (await client.get(url, headers=key)).status_code
+        for url in (
+            f"/api/v1/experts/{other}",
+            f"/api/v1/experts/{other}/feedback",
+            "/api/v1/experts",
+            "/api/v1/analytics/experts",
+        )
+    }
+    as_other = await client.post(
+        "/api/v1/expert-feedback", headers=key, json={**review, "expert_id": str(other)}
+    )
+    as_self = await client.post("/api/v1/expert-feedback", headers=key, json=review)
+    whoami = (await client.get("/api/v1/whoami", headers=key)).json()
+    stored = (
+        await db.execute(
+            sa.text("SELECT expert_id FROM expert_feedback WHERE query_id = :q"),
+            {"q": review["query_id"]},
+        )
+    ).scalars()
+    own_reviews = await client.get(f"/api/v1/experts/{own}/feedback", headers=key)
+    assert set(reads.values()) == {403}, reads
+    # Its own reviews it may read (`Principal.may_read_expert`), and they are only its own.
+    assert own_reviews.status_code == 200
+    assert {r["expert_id"] for r in own_reviews.json()["items"]} == {str(own)}
+    assert as_other.status_code == 403
+    assert as_self.status_code == 201, as_self.text
+    assert whoami["expert_id"] == str(own)
+    assert list(stored) == [own]

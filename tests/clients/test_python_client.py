@@ -24,6 +24,8 @@ def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 def _object_variants(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
     schema = _resolve(doc, schema)
+    if "properties" in schema:  # one object; a `oneOf` beside its properties only constrains it
+        return [schema]
     if "anyOf" in schema or "oneOf" in schema:
         return [
             v

@@ -13,20 +13,6 @@ from app import migrate
 from tests.reliability.harness import PgCluster, Service
 
 HERE = Path(__file__).parent
-FIGURES: list[str] = []
-
-
-@pytest.fixture
-def figure() -> Callable[[str], None]:
-    """Record a measured figure; all of them are printed at the end of the run."""
-    return FIGURES.append
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FIGURES:
-        terminalreporter.section("reliability figures (docs/reliability.md)")
-        for line in FIGURES:
-            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

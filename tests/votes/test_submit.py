@@ -96,6 +96,18 @@ async def test_frontend_body_variants_are_accepted(
     assert row.expert_ids == [str(e) for e in body.get("expert_ids") or []]
 
 
+async def test_an_integral_float_id_is_stored_as_the_integers_text(
+    client: httpx.AsyncClient, ingest_headers: dict[str, str], db: AsyncSession
+) -> None:
+    # The schema says integer, and JSON Schema counts 42.0 as the integer 42 (schemathesis
+    # sent it); it is stored as "42", like 42.
+    body = {"conversation_id": 42.0, "vote": "up", "expert_ids": [7.0]}
+    response = await client.post(URL, json=body, headers=ingest_headers)
+    assert response.status_code == 201, response.text
+    row = await stored(db, response.json()["id"])
+    assert (row.conversation_id, row.expert_ids) == ("42", ["7"])
+
+
 def _long_list(n: int) -> list[str]:
     return [f"reason {i}" for i in range(n)]
 

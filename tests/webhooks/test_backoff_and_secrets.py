@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import random
+import re
 import uuid
 
 import pytest
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from app.config import DEFAULT_RETRY_SCHEDULE_SECONDS, Settings
 from app.webhooks.backoff import JITTER, parse_retry_after, retry_delay
 from app.webhooks.secrets import (
+    PREFIX,
+    SECRET_PATTERN,
     SecretBox,
     SecretUnreadable,
     generate_secret,
@@ -83,6 +86,14 @@ def test_generated_secret_is_32_random_bytes_in_whsec_form() -> None:
 )
 def test_unusable_secrets_are_explained(secret: str, problem: str) -> None:
     assert problem in (secret_problem(secret) or "")
+
+
+@given(st.binary(max_size=80), st.sampled_from(["", "=", "==", "x", "\n"]))
+def test_the_schemas_secret_pattern_accepts_exactly_the_usable_secrets(
+    raw: bytes, suffix: str
+) -> None:
+    secret = PREFIX + base64.b64encode(raw).decode() + suffix
+    assert (re.fullmatch(SECRET_PATTERN, secret) is not None) == (secret_problem(secret) is None)
 
 
 def test_sealed_secret_opens_only_with_its_key_and_row() -> None:

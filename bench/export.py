@@ -22,11 +22,16 @@ import asyncpg
 import httpx
 
 from app import embedded_postgres
-from app.auth import service as auth_service
 from app.auth.models import Scope
-from app.config import Settings
-from app.db import create_engine, make_sessionmaker
-from bench.ingest import DATA_DIR, SECRET, Server, _asyncpg_dsn, _drop_database, fresh_database
+from bench.ingest import (
+    DATA_DIR,
+    SECRET,
+    Server,
+    _asyncpg_dsn,
+    _drop_database,
+    create_key,
+    fresh_database,
+)
 
 TARGET_GROWTH_MB = 50.0
 
@@ -107,12 +112,7 @@ async def main(rows: int, formats: list[str]) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     url = await fresh_database(server)
     try:
-        settings = Settings.model_validate({"database_url": url, "feedback_token_secret": SECRET})
-        engine = create_engine(settings, url)
-        async with make_sessionmaker(engine)() as session:
-            _, key = await auth_service.create_key(session, scope=Scope.admin, name="bench")
-            await session.commit()
-        await engine.dispose()
+        key = await create_key(url, Scope.admin, "bench")
         load_seconds = await _load_votes(url, rows)
         print(
             f"export: {rows:,} votes loaded in {load_seconds:.0f} s; 1 uvicorn worker, "

@@ -95,6 +95,19 @@ async def fresh_database(server_url: str) -> str:
     return url
 
 
+async def create_key(url: str, scope: Scope, name: str) -> str:
+    """A new API key of `scope` in the benchmark's database; its secret."""
+    settings = Settings.model_validate({"database_url": url, "feedback_token_secret": SECRET})
+    engine = create_engine(settings, url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            _, key = await auth_service.create_key(session, scope=scope, name=name)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return key
+
+
 async def _drop_database(server_url: str, url: str) -> None:
     admin = make_url(server_url).set(database="postgres").render_as_string(hide_password=False)
     conn = await asyncpg.connect(_asyncpg_dsn(admin))
@@ -437,12 +450,7 @@ async def main(
     url: str | None = None
     try:
         url = await fresh_database(server)
-        settings = Settings.model_validate({"database_url": url, "feedback_token_secret": SECRET})
-        engine = create_engine(settings, url)
-        async with make_sessionmaker(engine)() as session:
-            _, key = await auth_service.create_key(session, scope=Scope.ingest, name="bench")
-            await session.commit()
-        await engine.dispose()
+        key = await create_key(url, Scope.ingest, "bench")
         env = {"DATABASE_URL": url, "FEEDBACK_TOKEN_SECRET": SECRET, "LOG_JSON": "true"}
         print(
             f"ingest: wrk, {connections} connections, {seconds:g} s each after a 2 s warm-up, "

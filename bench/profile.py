@@ -16,15 +16,13 @@ from collections import Counter
 from pathlib import Path
 
 from app import embedded_postgres
-from app.auth import service as auth_service
 from app.auth.models import Scope
-from app.config import Settings
-from app.db import create_engine, make_sessionmaker
 from bench.ingest import (
     DATA_DIR,
     SECRET,
     Server,
     _drop_database,
+    create_key,
     fresh_database,
     pin_postgres,
     pinning,
@@ -87,12 +85,7 @@ async def main(seconds: float, connections: int, rate: int) -> int:
     url: str | None = None
     try:
         url = await fresh_database(server)
-        settings = Settings.model_validate({"database_url": url, "feedback_token_secret": SECRET})
-        engine = create_engine(settings, url)
-        async with make_sessionmaker(engine)() as session:
-            _, key = await auth_service.create_key(session, scope=Scope.ingest, name="profile")
-            await session.commit()
-        await engine.dispose()
+        key = await create_key(url, Scope.ingest, "profile")
         env = {"DATABASE_URL": url, "FEEDBACK_TOKEN_SECRET": SECRET, "LOG_JSON": "true"}
         server_cpus, load_cpus = pinning()
         if not os.environ.get("DATABASE_URL"):

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
@@ -26,6 +27,13 @@ from app.auth.models import Scope
 from app.config import Settings
 from app.db import create_engine
 from app.main import create_app
+
+# Property tests run a fixed sequence of examples by default, so CI on a clean checkout
+# cannot fail on a case no earlier run met; `HYPOTHESIS_PROFILE=explore make test` searches
+# fresh random cases (and many more of them) to find the next one.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis.settings.register_profile("explore", max_examples=2000, print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "test"
 TOKEN_SECRET = "test-feedback-token-secret-of-32-bytes-or-more"

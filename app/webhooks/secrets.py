@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import uuid
 
@@ -54,6 +55,9 @@ def _secret_pattern() -> str:
 
 
 SECRET_PATTERN = _secret_pattern()
+# Canonical padded base64. `b64decode(validate=True)` alone also takes `AAAA====` or a
+# trailing `=` after a full group, which the published pattern (rightly) refuses.
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 def generate_secret() -> str:
@@ -65,10 +69,10 @@ def secret_problem(secret: str) -> str | None:
     """Why a caller-chosen secret is unusable, or None when it is fine."""
     if not secret.startswith(PREFIX):
         return f"A secret must look like `{PREFIX}<base64>`."
-    try:
-        raw = base64.b64decode(secret[len(PREFIX) :], validate=True)
-    except (binascii.Error, ValueError):
+    encoded = secret[len(PREFIX) :]
+    if _BASE64.fullmatch(encoded) is None:
         return f"The part after `{PREFIX}` must be standard base64."
+    raw = base64.b64decode(encoded)
     if not MIN_SECRET_BYTES <= len(raw) <= MAX_SECRET_BYTES:
         return f"The secret must decode to {MIN_SECRET_BYTES}..{MAX_SECRET_BYTES} bytes."
     return None

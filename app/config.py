@@ -213,10 +213,11 @@ class Settings(BaseSettings):
         description="How long a batch waits for more rows before committing (0: no wait).",
     )
     writer_concurrency: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=16,
-        description="Group commits in flight at once per process (each holds a connection).",
+        description="Group commits in flight at once per process (each holds a connection): "
+        "with two, a batch is written while the next one fills.",
     )
 
     @field_validator("feedback_token_secret")

@@ -19,6 +19,12 @@ cost a WAL flush each; one flush per batch is where the throughput comes from.
   (503 + Retry-After) instead of growing memory.
 - **Shutdown**: `close()` (lifespan shutdown, after uvicorn drained the requests)
   refuses new rows and commits everything still queued before the pool closes.
+- **Loops in parallel** (`writer_concurrency`, default 2: one batch is written while the
+  next fills, so request CPU and database time overlap) are two transactions, as two
+  processes would be: a second claim of an Idempotency-Key waits on the first one's row
+  lock and replays it; a rater's ratings of an entry serialise on the entry's row
+  (`cache_feedback_supersede`), so one current rating remains; when two batches deadlock,
+  PostgreSQL aborts one, whose rows are then retried one by one (below).
 - Statement-level triggers see ordinary multi-row INSERTs.
 
 The rules stay where they live: a kind's `insert` is a service function of its domain

@@ -136,7 +136,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str):
-    application = create_app(make_settings(database_url))
+    # One writer loop: the `db` fixture makes every session of this app join one test
+    # connection, and a connection runs one statement at a time.
+    application = create_app(make_settings(database_url, writer_concurrency=1))
     async with application.router.lifespan_context(application):
         yield application
 

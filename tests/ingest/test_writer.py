@@ -181,7 +181,10 @@ async def _wait_for(predicate, what: str) -> None:
 
 async def test_a_full_queue_answers_503_with_retry_after(databases) -> None:
     url = await databases.migrated()
-    settings = make_settings(url, writer_queue_size=1, writer_max_batch=1, writer_max_delay_ms=0)
+    # One loop, held on a lock below: the next row then waits in the queue of one.
+    settings = make_settings(
+        url, writer_queue_size=1, writer_max_batch=1, writer_max_delay_ms=0, writer_concurrency=1
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         key = bearer(await committed_key(app))
@@ -218,6 +221,44 @@ async def test_a_full_queue_answers_503_with_retry_after(databases) -> None:
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == str(settings.retry_after_seconds)
     assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [r.status_code for r in answered] == [201, 201]
+
+
+async def test_two_writer_loops_write_two_batches_at_once(databases) -> None:
+    url = await databases.migrated()
+    app = create_app(make_settings(url, writer_concurrency=2, writer_max_delay_ms=0))
+    async with app.router.lifespan_context(app):
+        key = bearer(await committed_key(app))
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+            app.state.engine.connect() as locker,
+        ):
+            await locker.execute(sa.text("LOCK TABLE votes IN EXCLUSIVE MODE"))
+
+            async def waiting_inserts() -> int:
+                return int(
+                    await locker.scalar(
+                        sa.text(
+                            "SELECT count(*) FROM pg_locks "
+                            "WHERE NOT granted AND relation = 'votes'::regclass"
+                        )
+                    )
+                )
+
+            posts = []
+            waiting = 0
+            for expected, name in enumerate(("first", "second"), start=1):
+                body = {"conversation_id": name, "vote": "up"}
+                posts.append(asyncio.create_task(http.post(URL, headers=key, json=body)))
+                for _ in range(500):  # this row's INSERT waits for the lock too
+                    waiting = await waiting_inserts()
+                    if waiting == expected:
+                        break
+                    await asyncio.sleep(0.01)
+            await locker.rollback()
+            answered = [await p for p in posts]
+    assert waiting == 2, "the second row waited for the first batch instead of its own loop"
     assert [r.status_code for r in answered] == [201, 201]
 
 

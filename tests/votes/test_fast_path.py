@@ -35,7 +35,10 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 @pytest.fixture(scope="session")
 async def reference_app(database_url: str) -> AsyncIterator[FastAPI]:
     """The same service with the fast path off: the FastAPI route serves every vote."""
-    application = create_app(make_settings(database_url, vote_fast_path=False))
+    # One writer loop: `pair` makes its sessions join the test's one connection.
+    application = create_app(
+        make_settings(database_url, vote_fast_path=False, writer_concurrency=1)
+    )
     async with application.router.lifespan_context(application):
         yield application
 

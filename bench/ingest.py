@@ -386,7 +386,8 @@ async def routing_rounds(
     """Batches through the service and raw COPY, interleaved `rounds` times on one server
     (a load spike on the shared machine hits both alike); the medians and every round."""
     pairs: list[tuple[float, float]] = []
-    loops = os.environ.get("WRITER_CONCURRENCY", "1 (default)")
+    default = Settings.model_fields["writer_concurrency"].default
+    loops = os.environ.get("WRITER_CONCURRENCY", f"{default} (default)")
     print(f"routing: 2 clients x 1000-item batches, writer loops {loops}; COPY: 1 connection")
     async with Server("app.main:app", env, log, cpus=cpus) as srv:
         await routing_batches(srv.base, key, batches=2)  # warm-up: statement caches, pool

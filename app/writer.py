@@ -41,12 +41,14 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.analytics.triggers import SLOT_SETTING
 from app.auth.principal import Principal
 from app.errors import PROBLEM_JSON, AppError, Problem, is_database_unavailable
 from app.idempotency import service as idempotency_service
@@ -121,6 +123,7 @@ class _Item:
 
 
 _STOP = object()
+_SET_SLOT = sa.text(f"SELECT set_config('{SLOT_SETTING}', :slot, true)")
 
 
 class _WriterCollector(Collector):
@@ -221,7 +224,7 @@ class GroupWriter:
         return bool(self._loops) and not self._closing
 
     def start(self) -> None:
-        self._loops = [asyncio.create_task(self._run()) for _ in range(self.concurrency)]
+        self._loops = [asyncio.create_task(self._run(slot)) for slot in range(self.concurrency)]
 
     async def close(self) -> None:
         """Refuse new rows, commit every queued one, then stop (lifespan shutdown)."""
@@ -295,7 +298,7 @@ class GroupWriter:
             unique.append(item)
         return unique, stop
 
-    async def _run(self) -> None:
+    async def _run(self, slot: int) -> None:
         carry: list[_Item] = []
         stop = False
         while not stop or carry:
@@ -303,7 +306,7 @@ class GroupWriter:
             stop = stop or stopped
             if batch:
                 try:
-                    await self._write(batch)
+                    await self._write(batch, slot)
                 except Exception as exc:  # never let a loop die with requests waiting on it
                     log.error("group commit failed unexpectedly", exc_info=exc)
                     for item in batch:
@@ -314,10 +317,10 @@ class GroupWriter:
         item = carry.pop(0)
         return [item], True
 
-    async def _write(self, batch: list[_Item]) -> None:
+    async def _write(self, batch: list[_Item], slot: int) -> None:
         started = time.perf_counter()
         try:
-            outcomes = await self._transaction(batch)
+            outcomes = await self._transaction(batch, slot)
         except Exception as exc:
             if len(batch) == 1 or is_database_unavailable(exc):
                 for item in batch:
@@ -326,7 +329,7 @@ class GroupWriter:
             # Find the bad row: every row alone, so only it fails.
             for item in batch:
                 try:
-                    single = await self._transaction([item])
+                    single = await self._transaction([item], slot)
                 except Exception as item_exc:
                     item.settle(item_exc)
                 else:
@@ -338,10 +341,12 @@ class GroupWriter:
         for item, outcome in zip(batch, outcomes, strict=True):
             item.settle(outcome)
 
-    async def _transaction(self, batch: list[_Item]) -> list[Written | BaseException]:
+    async def _transaction(self, batch: list[_Item], slot: int) -> list[Written | BaseException]:
         """Write `batch` in one transaction; each row's outcome once it has committed."""
         outcomes: dict[int, Written | BaseException] = {}
         async with self._sessionmaker()() as session:
+            # This loop's own rollup rows (`ROLLUP_SLOT`): no waiting on the other loops'.
+            await session.execute(_SET_SLOT, {"slot": str(slot)})
             to_insert: list[_Item] = []
             for index, item in enumerate(batch):
                 item.claim_id = None

@@ -8,6 +8,10 @@ Group columns that can be NULL in the source are stored as '' (a primary key can
 NULL); the readers turn '' back into NULL. `created_at` is when a row was first needed
 (project rule: every table has one). Counters are exact; the only approximation is the
 latency histogram (`app/analytics/histogram.py`, relative error documented there).
+
+Vote rollups carry a `slot`: each group-commit loop adds its deltas to rows of its own slot
+(`ROLLUP_SLOT` in `app/analytics/triggers.py`), so two loops' batches never wait on each
+other's row locks; readers sum the slots of a bucket.
 """
 
 import datetime as dt
@@ -35,6 +39,15 @@ def _bucket() -> Any:
 
 def _key(length: int = 200) -> Any:
     return Field(sa_type=sa.String(length), primary_key=True)
+
+
+def _slot() -> Any:
+    return Field(
+        default=0,
+        sa_type=sa.SmallInteger,
+        primary_key=True,
+        sa_column_kwargs={"server_default": "0"},
+    )
 
 
 def _count() -> Any:
@@ -86,6 +99,7 @@ class VoteRollup(SQLModel, table=True):
 
     grain: str = _grain()
     bucket_start: dt.datetime = _bucket()
+    slot: int = _slot()
     up: int = _count()
     down: int = _count()
     created_at: dt.datetime | None = created_at_column()
@@ -100,6 +114,7 @@ class VoteReasonRollup(SQLModel, table=True):
     grain: str = _grain()
     bucket_start: dt.datetime = _bucket()
     reason: str = Field(sa_type=sa.Text, primary_key=True)
+    slot: int = _slot()
     n: int = _count()
     created_at: dt.datetime | None = created_at_column()
 

@@ -93,10 +93,19 @@ def _statement_triggers(table: str, function: str) -> list[PGTrigger]:
 
 # --------------------------------------------------------------------------- votes
 
+# Every vote batch adds to the same hour and day rows, and a row stays locked until its
+# transaction commits: with one row per bucket, concurrent group commits waited on each
+# other (docs/benchmarks.md). Each writer loop sets its own slot for its transaction
+# (`app/writer.py`); any other writer adds to slot 0. Readers sum a bucket's slots.
+SLOT_SETTING = "feedback.rollup_slot"
+ROLLUP_SLOT = (
+    f"CAST(coalesce(nullif(current_setting('{SLOT_SETTING}', true), ''), '0') AS smallint)"
+)
+
 _VOTE_APPLY = f"""
 , vote_totals AS (
-    INSERT INTO vote_rollups AS r (grain, bucket_start, up, down)
-    SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'),
+    INSERT INTO vote_rollups AS r (grain, bucket_start, slot, up, down)
+    SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'), {ROLLUP_SLOT},
            coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0),
            coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0)
     FROM delta AS d CROSS JOIN {GRAINS}
@@ -104,18 +113,18 @@ _VOTE_APPLY = f"""
     HAVING coalesce(sum(d.sign) FILTER (WHERE d.vote = 'up'), 0) <> 0
         OR coalesce(sum(d.sign) FILTER (WHERE d.vote = 'down'), 0) <> 0
     ORDER BY 1, 2
-    ON CONFLICT (grain, bucket_start) DO UPDATE
+    ON CONFLICT (grain, bucket_start, slot) DO UPDATE
     SET up = r.up + excluded.up, down = r.down + excluded.down
 )
-INSERT INTO vote_reason_rollups AS r (grain, bucket_start, reason, n)
-SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'), x.reason, sum(d.sign)
+INSERT INTO vote_reason_rollups AS r (grain, bucket_start, reason, slot, n)
+SELECT g.grain, date_trunc(g.unit, d.cast_at, 'UTC'), x.reason, {ROLLUP_SLOT}, sum(d.sign)
 FROM delta AS d
 CROSS JOIN LATERAL (SELECT DISTINCT unnest(d.reasons) AS reason) AS x
 CROSS JOIN {GRAINS}
 GROUP BY 1, 2, 3
 HAVING sum(d.sign) <> 0
 ORDER BY 1, 2, 3
-ON CONFLICT (grain, bucket_start, reason) DO UPDATE SET n = r.n + excluded.n"""
+ON CONFLICT (grain, bucket_start, reason, slot) DO UPDATE SET n = r.n + excluded.n"""
 
 # PL/pgSQL's own OLD/NEW row variables shadow RETURNING's old/new: alias them.
 _VOTE_CHANGED_RETURNING = """
@@ -637,9 +646,13 @@ KEYS: dict[str, tuple[str, ...]] = {
 ROLLUP_TABLES = tuple(KEYS)
 
 
+# Bookkeeping columns `RECOMPUTE` does not yield: a backfill writes slot 0.
+BOOKKEEPING = frozenset({"created_at", "slot"})
+
+
 def rollup_columns(table: Any) -> list[str]:
-    """The columns `RECOMPUTE` yields: all but the bookkeeping `created_at`."""
-    return [c.name for c in table.columns if c.name != "created_at"]
+    """The columns `RECOMPUTE` yields: all but the bookkeeping ones."""
+    return [c.name for c in table.columns if c.name not in BOOKKEEPING]
 
 
 def backfill_statements() -> list[str]:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.analytics import queries as analytics_queries
-from app.analytics.triggers import KEYS, RECOMPUTE, band_sql
+from app.analytics.triggers import BOOKKEEPING, KEYS, RECOMPUTE, SLOT_SETTING, band_sql
 from app.db import create_engine
 from app.privacy import service as privacy_service
 from app.privacy.retention import purge_older
@@ -66,7 +66,11 @@ metric_row = st.fixed_dictionaries(
 )
 
 operation = st.one_of(
-    st.tuples(st.just("votes"), st.lists(vote_row, min_size=1, max_size=6)),
+    # Each batch in a writer slot (0..2), as the group-commit loops write them.
+    st.tuples(
+        st.just("votes"),
+        st.tuples(st.lists(vote_row, min_size=1, max_size=6), st.integers(0, 2)),
+    ),
     st.tuples(st.just("metrics"), st.lists(metric_row, min_size=1, max_size=6)),
     st.tuples(
         st.just("routing_feedback"),
@@ -128,8 +132,13 @@ async def engine(databases) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def _exec(engine: AsyncEngine, sql: str, params: Any = None) -> None:
+async def _exec(engine: AsyncEngine, sql: str, params: Any = None, *, slot: int = 0) -> None:
     async with engine.begin() as conn:
+        if slot:
+            await conn.execute(
+                sa.text("SELECT set_config(:name, :slot, true)"),
+                {"name": SLOT_SETTING, "slot": str(slot)},
+            )
         await conn.execute(sa.text(sql), params or {})
 
 
@@ -148,7 +157,8 @@ async def _ensure_users(engine: AsyncEngine) -> None:
 
 async def _apply(engine: AsyncEngine, op: str, arg: Any) -> None:
     if op == "votes":
-        # One multi-row INSERT, as the batched writer does.
+        rows, slot = arg
+        # One multi-row INSERT in the slot of a writer loop, as the batched writer does.
         await _exec(
             engine,
             "INSERT INTO votes (conversation_id, vote, reasons, created_at, user_id) "
@@ -157,12 +167,13 @@ async def _apply(engine: AsyncEngine, op: str, arg: Any) -> None:
             "FROM unnest(CAST(:c AS text[]), CAST(:v AS text[]), CAST(:r AS text[]), "
             "CAST(:t AS timestamptz[]), CAST(:u AS bigint[])) AS x(c, v, r, t, u)",
             {
-                "c": [a["conversation_id"] for a in arg],
-                "v": [a["vote"] for a in arg],
-                "r": [",".join(a["reasons"]) for a in arg],
-                "t": [a["created_at"] for a in arg],
-                "u": [a["user_id"] for a in arg],
+                "c": [a["conversation_id"] for a in rows],
+                "v": [a["vote"] for a in rows],
+                "r": [",".join(a["reasons"]) for a in rows],
+                "t": [a["created_at"] for a in rows],
+                "u": [a["user_id"] for a in rows],
             },
+            slot=slot,
         )
     elif op == "metrics":
         for a in arg:
@@ -292,8 +303,14 @@ async def _assert_rollups_exact(engine: AsyncEngine) -> None:
     for table, recompute in RECOMPUTE.items():
         keys = KEYS[table]
         expected = await _rows(engine, recompute, keys)
-        columns = ", ".join(c for c in await _columns(engine, table) if c != "created_at")
-        actual = await _rows(engine, f"SELECT {columns} FROM {table}", keys)
+        columns = await _columns(engine, table)
+        if "slot" in columns:  # a bucket's rows of every writer slot add up
+            counters = [c for c in columns if c not in BOOKKEEPING | set(keys)]
+            sums = ", ".join(f"sum({c}) AS {c}" for c in counters)
+            sql = f"SELECT {', '.join(keys)}, {sums} FROM {table} GROUP BY {', '.join(keys)}"
+        else:
+            sql = f"SELECT {', '.join(c for c in columns if c not in BOOKKEEPING)} FROM {table}"
+        actual = await _rows(engine, sql, keys)
         assert actual == expected, table
 
 

@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -37,7 +38,6 @@ from app import migrate
 from app.main import create_app
 from tests.conftest import DatabaseFactory, committed_key, make_settings
 from tests.reliability.harness import ROOT, Figure, Service
-from tests.routing.conftest import metric
 from tests.seed import seed_every_table
 
 SQUAWK = str(Path(sys.executable).parent / "squawk")
@@ -71,6 +71,8 @@ SQUAWK_NOT_APPLICABLE = {
     # Rollups created here: a latency histogram's bin (a log-scale index below 300) and a
     # rating (1..5) are key columns, not counters; every count is BIGINT.
     "0108": {"prefer-bigint-over-int", "prefer-bigint-over-smallint"},
+    # A vote rollup's writer slot: a key column (a writer loop's index, at most 16).
+    "0110": {"prefer-bigint-over-smallint"},
 }
 
 OFFLINE_URL = "postgresql+asyncpg://postgres@/postgres?host=/nonexistent"
@@ -288,8 +290,19 @@ LOCK_TIMEOUT_SECONDS = 5.0  # what every revision sets (checked above)
 MIGRATION_BOUND_SECONDS = 240
 
 
+# The table the head revision alters and the live traffic that writes it: 0110 re-keys the
+# vote rollups, which every vote's trigger writes. A head that does not lock this table
+# fails the "queued" assertion below and should change these two.
+HOT_TABLE = "vote_rollups"
+HOT_ROUTE = "/api/v1/feedback"
+
+
+def _hot_write(worker: int, n: int) -> dict[str, Any]:
+    return {"conversation_id": f"lock-{worker}-{n}", "vote": "up"}
+
+
 async def _watch_lock_wait(dsn: str, waits: list[float]) -> None:
-    """Note when a lock request on routing_metrics is first seen waiting (bounded loop): any
+    """Note when a lock request on HOT_TABLE is first seen waiting (bounded loop): any
     mode a migration takes there (an index build's Share, a trigger's ShareRowExclusive,
     an ALTER's AccessExclusive)."""
     conn = await asyncpg.connect(dsn)
@@ -297,7 +310,7 @@ async def _watch_lock_wait(dsn: str, waits: list[float]) -> None:
         for _ in range(int(MIGRATION_BOUND_SECONDS / 0.05)):
             queued = await conn.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE NOT granted "
-                "AND relation = 'routing_metrics'::regclass AND mode IN "
+                f"AND relation = '{HOT_TABLE}'::regclass AND mode IN "
                 "('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
             )
             if queued and not waits:
@@ -312,9 +325,7 @@ async def test_migration_behind_a_long_transaction_fails_within_lock_timeout(
     databases: DatabaseFactory, figure: Figure
 ) -> None:
     # The head revision, with the service one revision behind it serving traffic (the app's
-    # code needs every earlier revision's columns). The head must lock the hot table: 0108
-    # creates the rollup triggers on routing_metrics; a head that does not lock it fails the
-    # "queued" assertion below and should change HOT_TABLE here.
+    # code needs every earlier revision's columns) that writes HOT_TABLE.
     script = ScriptDirectory.from_config(migrate.alembic_config())
     head = script.get_current_head()
     assert head is not None
@@ -339,8 +350,8 @@ async def test_migration_behind_a_long_transaction_fails_within_lock_timeout(
                     n += 1
                     started = time.monotonic()
                     r = await http.post(
-                        "/api/v1/routing/metrics",
-                        json=metric(f"lock-{worker}-{n}"),
+                        HOT_ROUTE,
+                        json=_hot_write(worker, n),
                         headers={"Authorization": f"Bearer {token}"},
                     )
                     outcomes.append((started, time.monotonic(), r.status_code))
@@ -352,7 +363,7 @@ async def test_migration_behind_a_long_transaction_fails_within_lock_timeout(
         migration: asyncio.subprocess.Process | None = None
         try:
             await holder.execute("BEGIN")
-            await holder.execute("LOCK TABLE routing_metrics IN ROW EXCLUSIVE MODE")
+            await holder.execute(f"LOCK TABLE {HOT_TABLE} IN ROW EXCLUSIVE MODE")
             await asyncio.sleep(0.5)
             waits: list[float] = []  # when the migration's lock request was first seen queued
             watcher = asyncio.create_task(_watch_lock_wait(_dsn(url), waits))
@@ -478,7 +489,7 @@ async def test_the_concurrent_index_recipe_keeps_the_migration_lock(
 # Revisions with an autocommit block after work of their own: a failure in that block leaves
 # their first step committed with alembic_version unchanged, so a retry runs them again from
 # the top. (0108 builds its index first; a failure after it rolls back the rest.)
-COMMIT_MIDWAY = ("0003", "0004", "0005", "0006", "0105", "0109")
+COMMIT_MIDWAY = ("0003", "0004", "0005", "0006", "0105", "0109", "0110")
 
 
 async def test_revisions_that_commit_midway_run_again_after_committing(

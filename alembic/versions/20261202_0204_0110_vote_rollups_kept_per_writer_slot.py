@@ -40,8 +40,8 @@ PREVIOUS_VOTE_ROLLUPS_APPLY = PGFunction(
 )
 
 
-def _swap_primary_keys(with_slot: bool) -> None:
-    """Make each table's primary key its key columns (plus `slot` when `with_slot`).
+def _key_with_slot() -> None:
+    """Make each table's primary key its key columns plus `slot`.
 
     The new unique index is built CONCURRENTLY outside the transaction (env.py's advisory
     lock still held), then becomes the primary key under a lock held for a catalog change
@@ -50,14 +50,13 @@ def _swap_primary_keys(with_slot: bool) -> None:
     with op.get_context().autocommit_block():
         op.execute("SET lock_timeout = '5s'")  # autocommit: no transaction for SET LOCAL
         for table, key in TABLES:
-            columns = [*key, "slot"] if with_slot else list(key)
             op.drop_index(
                 f"uq_{table}_key", table_name=table, postgresql_concurrently=True, if_exists=True
             )
             op.create_index(
                 f"uq_{table}_key",
                 table,
-                columns,
+                [*key, "slot"],
                 unique=True,
                 postgresql_concurrently=True,
                 if_not_exists=True,
@@ -83,14 +82,16 @@ def upgrade() -> None:
             sa.Column("slot", sa.SmallInteger(), server_default="0", nullable=False),
             if_not_exists=True,
         )
-    _swap_primary_keys(with_slot=True)
+    _key_with_slot()
+    # In the transaction that re-keyed the tables: no vote sees the new key without the
+    # function that writes it, or the other way round.
     op.replace_entity(VOTE_ROLLUPS_APPLY)
 
 
 def downgrade() -> None:
+    # One transaction: the slots folded into slot 0, the old key and the old function
+    # together (tables of two rows an hour: the non-concurrent key build is brief).
     op.execute("SET LOCAL lock_timeout = '5s'")
-    op.replace_entity(PREVIOUS_VOTE_ROLLUPS_APPLY)
-    # Fold every bucket's slots into slot 0 before the key loses its slot.
     op.execute(
         "WITH moved AS (DELETE FROM vote_rollups WHERE slot <> 0 RETURNING *) "
         "INSERT INTO vote_rollups AS r (grain, bucket_start, slot, up, down) "
@@ -104,6 +105,8 @@ def downgrade() -> None:
         "SELECT grain, bucket_start, reason, 0, sum(n) FROM moved GROUP BY 1, 2, 3 "
         "ON CONFLICT (grain, bucket_start, reason, slot) DO UPDATE SET n = r.n + excluded.n"
     )
-    _swap_primary_keys(with_slot=False)
-    for table, _ in TABLES:
+    for table, key in TABLES:
+        op.drop_constraint(f"pk_{table}", table, type_="primary")
+        op.create_primary_key(f"pk_{table}", table, list(key))
         op.drop_column(table, "slot")
+    op.replace_entity(PREVIOUS_VOTE_ROLLUPS_APPLY)

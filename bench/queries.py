@@ -612,6 +612,27 @@ async def table_sizes(url: str) -> list[tuple[str, int, int]]:
         await conn.close()
 
 
+async def finish_report(
+    report: dict[str, Any],
+    url: str,
+    name: str,
+    *,
+    show_explain: bool,
+    measure_contention: bool,
+) -> None:
+    """Add the plans and the contention run (if asked) to `report`, print, save as JSON."""
+    if show_explain:
+        report["explain"] = await explain(url)
+        for label, plan in report["explain"]:
+            print(f"\n### {label}\n{plan}")
+    if measure_contention:
+        # Runs last: it adds rows to the current hour of the benchmark database.
+        report["contention"] = await contention(url)
+    out = DATA_DIR / f"queries-{name}-{uuid.uuid4().hex[:6]}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nsaved {out}")
+
+
 async def main_compare(
     scales: list[int], repeats: int, *, show_explain: bool, measure_contention: bool
 ) -> None:
@@ -625,15 +646,13 @@ async def main_compare(
         for name, n, size in report["sizes"]:
             if n > 0:
                 print(f"  {name:<32} {n:>12,} rows {size / 2**20:9.1f} MiB", flush=True)
-        if show_explain:
-            report["explain"] = await explain(url)
-            for label, plan in report["explain"]:
-                print(f"\n### {label}\n{plan}")
-        if measure_contention:
-            report["contention"] = await contention(url)
-        out = DATA_DIR / f"queries-compare-{uuid.uuid4().hex[:6]}.json"
-        out.write_text(json.dumps(report, indent=2))
-        print(f"\nsaved {out}")
+        await finish_report(
+            report,
+            url,
+            "compare",
+            show_explain=show_explain,
+            measure_contention=measure_contention,
+        )
     finally:
         if not os.environ.get("DATABASE_URL"):
             embedded_postgres.stop(DATA_DIR)
@@ -769,16 +788,13 @@ async def main(
             proc.terminate()
             proc.wait(timeout=30)
         report: dict[str, Any] = {"scale": scale, "results": results}
-        if show_explain:
-            report["explain"] = await explain(url)
-            for label, plan in report["explain"]:
-                print(f"\n### {label}\n{plan}")
-        if measure_contention:
-            # Runs last: it adds rows to the current hour of the benchmark database.
-            report["contention"] = await contention(url)
-        out = DATA_DIR / f"queries-x{scale}-{uuid.uuid4().hex[:6]}.json"
-        out.write_text(json.dumps(report, indent=2))
-        print(f"\nsaved {out}")
+        await finish_report(
+            report,
+            url,
+            f"x{scale}",
+            show_explain=show_explain,
+            measure_contention=measure_contention,
+        )
     finally:
         if not os.environ.get("DATABASE_URL"):
             embedded_postgres.stop(DATA_DIR)

@@ -74,61 +74,14 @@ def secret_box(settings: Settings) -> SecretBox:
 # ---------------------------------------------------------------- the outbox
 
 
+# One statement for any number of events of one type (the group-commit writer's batches
+# would otherwise pay a round trip per event): the subscription lock, one event per payload
+# in order, one delivery per event and endpoint, one NOTIFY; the first event's id.
 _EMIT_SQL = sa.text(
     """
 WITH subscribed AS (
     -- KEY SHARE (what the foreign key check takes anyway), so an endpoint deleted
     -- concurrently is waited for and then skipped instead of failing the caller's change.
-    SELECT id FROM webhook_endpoints
-    WHERE enabled AND CAST(:type AS text) = ANY(events)
-    FOR KEY SHARE
-),
-event AS (
-    INSERT INTO webhook_events (type, data, user_id, created_at)
-    SELECT CAST(:type AS text), CAST(:data AS jsonb), CAST(:user_id AS bigint), clock_timestamp()
-    WHERE EXISTS (SELECT 1 FROM subscribed)
-    RETURNING id, created_at
-),
-queued AS (
-    INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at, created_at)
-    SELECT event.id, subscribed.id, event.created_at, event.created_at
-    FROM event CROSS JOIN subscribed
-    RETURNING event_id
-)
-SELECT pg_notify(CAST(:channel AS text), ''), (SELECT event_id FROM queued LIMIT 1)
-FROM (SELECT 1 FROM queued LIMIT 1) AS any_queued
-"""
-)
-
-
-async def emit(
-    session: AsyncSession, event_type: EventType, data: Mapping[str, Any]
-) -> uuid.UUID | None:
-    """Record `event_type` with `data` for every subscribed endpoint, in the caller's
-    transaction; the event id, or None when nobody subscribes. `data` holds ids and the
-    fields a receiver needs, never an e-mail, a comment or a secret; its `user_id`, if
-    any, is also kept in a column so erasure can find the payload."""
-    payload = to_jsonable_python(dict(data))
-    user_id = payload.get("user_id")
-    row = (
-        await session.execute(
-            _EMIT_SQL,
-            {
-                "type": EventType(event_type).value,
-                "data": json.dumps(payload),
-                "user_id": user_id if isinstance(user_id, int) else None,
-                "channel": NOTIFY_CHANNEL,
-            },
-        )
-    ).first()
-    return None if row is None else row[1]
-
-
-# Many events of one type in one statement (the group-commit writer's batches): the same
-# subscription lock, one event per payload in order, one delivery per event and endpoint.
-_EMIT_MANY_SQL = sa.text(
-    """
-WITH subscribed AS (
     SELECT id FROM webhook_endpoints
     WHERE enabled AND CAST(:type AS text) = ANY(events)
     FOR KEY SHARE
@@ -148,7 +101,8 @@ queued AS (
     FROM event CROSS JOIN subscribed
     RETURNING event_id
 )
-SELECT pg_notify(CAST(:channel AS text), '')
+SELECT pg_notify(CAST(:channel AS text), ''),
+       (SELECT id FROM event ORDER BY created_at, id LIMIT 1)
 FROM (SELECT 1 FROM queued LIMIT 1) AS any_queued
 """
 )
@@ -156,27 +110,36 @@ FROM (SELECT 1 FROM queued LIMIT 1) AS any_queued
 
 async def emit_many(
     session: AsyncSession, event_type: EventType, items: Sequence[Mapping[str, Any]]
-) -> None:
-    """`emit` for many events of one type at once: one statement, whatever their number
-    (a batch of the group-commit writer would otherwise pay one round trip per event)."""
+) -> uuid.UUID | None:
+    """Record one `event_type` event per item for every subscribed endpoint, in the
+    caller's transaction; the first event's id, or None when nobody subscribes. Each item
+    holds ids and the fields a receiver needs, never an e-mail, a comment or a secret; its
+    `user_id`, if any, is also kept in a column so erasure can find the payload."""
     if not items:
-        return
-    if len(items) == 1:
-        await emit(session, event_type, items[0])
-        return
+        return None
     payloads = []
     for data in items:
         payload = to_jsonable_python(dict(data))
         user_id = payload.get("user_id")
         payloads.append({"data": payload, "user_id": user_id if isinstance(user_id, int) else None})
-    await session.execute(
-        _EMIT_MANY_SQL,
-        {
-            "type": EventType(event_type).value,
-            "items": json.dumps(payloads),
-            "channel": NOTIFY_CHANNEL,
-        },
-    )
+    row = (
+        await session.execute(
+            _EMIT_SQL,
+            {
+                "type": EventType(event_type).value,
+                "items": json.dumps(payloads),
+                "channel": NOTIFY_CHANNEL,
+            },
+        )
+    ).first()
+    return None if row is None else row[1]
+
+
+async def emit(
+    session: AsyncSession, event_type: EventType, data: Mapping[str, Any]
+) -> uuid.UUID | None:
+    """One event (see `emit_many`); its id, or None when nobody subscribes."""
+    return await emit_many(session, event_type, [data])
 
 
 # ---------------------------------------------------------------- endpoints

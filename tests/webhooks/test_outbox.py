@@ -260,17 +260,17 @@ async def test_a_rolled_back_request_emits_nothing(
         "https://hooks.example.com/in", resolver=stub_resolver({"hooks.example.com": [PUBLIC_IP]})
     )
     emitted: list[uuid.UUID | None] = []
-    real_emit = webhooks_service.emit
+    real_emit_many = webhooks_service.emit_many
 
-    async def emit_then_fail(session, event_type, data):
-        emitted.append(await real_emit(session, event_type, data))
+    async def emit_then_fail(session, event_type, items):
+        emitted.append(await real_emit_many(session, event_type, items))
         raise Conflict("failing after the event was written")
 
     ingest = bearer(await committed_key(webhook_env.app, "ingest"))
     transport = httpx.ASGITransport(app=webhook_env.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         with monkeypatch.context() as patch:
-            patch.setattr(votes_service.webhooks, "emit", emit_then_fail)
+            patch.setattr(votes_service.webhooks, "emit_many", emit_then_fail)
             failed = await http.post(
                 "/api/v1/feedback", json={"conversation_id": "c", "vote": "down"}, headers=ingest
             )

@@ -776,13 +776,7 @@ async def main(
         proc = _serve(url, port)
         try:
             base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(timeout=1) as probe:
-                for _ in range(300):
-                    try:
-                        await probe.get(f"{base}/healthz")
-                        break
-                    except httpx.HTTPError:
-                        await asyncio.sleep(0.1)
+            await _wait_ready(base)
             results = await time_endpoints(base, key, await _endpoints(url), repeats)
         finally:
             proc.terminate()

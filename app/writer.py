@@ -346,7 +346,9 @@ class GroupWriter:
         outcomes: dict[int, Written | BaseException] = {}
         async with self._sessionmaker()() as session:
             # This loop's own rollup rows (`ROLLUP_SLOT`): no waiting on the other loops'.
-            await session.execute(_SET_SLOT, {"slot": str(slot)})
+            # Unset means slot 0, so the first loop spends no round trip on it.
+            if slot:
+                await session.execute(_SET_SLOT, {"slot": str(slot)})
             to_insert: list[_Item] = []
             for index, item in enumerate(batch):
                 item.claim_id = None

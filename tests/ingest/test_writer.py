@@ -258,8 +258,13 @@ async def test_two_writer_loops_write_two_batches_at_once(databases) -> None:
                     await asyncio.sleep(0.01)
             await locker.rollback()
             answered = [await p for p in posts]
+            # Each loop added to rollup rows of its own slot, so neither waited on the other.
+            slots = await locker.scalar(
+                sa.text("SELECT array_agg(DISTINCT slot ORDER BY slot) FROM vote_rollups")
+            )
     assert waiting == 2, "the second row waited for the first batch instead of its own loop"
     assert [r.status_code for r in answered] == [201, 201]
+    assert slots == [0, 1]
 
 
 async def test_writer_figures_are_in_metrics(committed_app, http) -> None:
